@@ -1,0 +1,41 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
+import { freshTestDatabase, testDatabaseKinds, type TestDatabase } from './test-databases.ts';
+import { migrate } from './migrations.ts';
+import { col } from './columns.ts';
+
+describe.each(testDatabaseKinds())('database layer on %s', (kind) => {
+  let t: TestDatabase | undefined;
+  afterEach(async () => { await t?.drop(); t = undefined; });
+
+  it('applies each migration once, in id order, and records it', async () => {
+    t = await freshTestDatabase(kind);
+    const order: string[] = [];
+    const migrations = [
+      { id: '0002-b', up: async (db: any) => { order.push('b'); await db.schema.alterTable('thing').addColumn('extra', col.name).execute(); } },
+      { id: '0001-a', up: async (db: any) => { order.push('a'); await db.schema.createTable('thing').addColumn('uuid', col.uuid, (c: any) => c.primaryKey()).addColumn('flag', col.bool).execute(); } },
+    ];
+    expect(await migrate(t, migrations)).toEqual(['0001-a', '0002-b']);
+    expect(await migrate(t, migrations)).toEqual([]);
+    expect(order).toEqual(['a', 'b']);
+    await t.db.insertInto('thing').values({ uuid: 'x', flag: true, extra: 'e' }).execute();
+    const row = await t.db.selectFrom('thing').selectAll().executeTakeFirstOrThrow();
+    expect(Number(row.flag)).toBe(1);
+    expect(row.extra).toBe('e');
+  });
+
+  it('refuses two migrations with one id', async () => {
+    t = await freshTestDatabase(kind);
+    const m = { id: '0001-a', up: async () => {} };
+    await expect(migrate(t, [m, m])).rejects.toThrow(/duplicate migration id/);
+  });
+
+  it('round-trips epoch-millisecond dates beyond 32 bits', async () => {
+    t = await freshTestDatabase(kind);
+    await t.db.schema.createTable('d').addColumn('at', col.date).execute();
+    const now = Date.now();
+    await t.db.insertInto('d').values({ at: now }).execute();
+    const r = await sql<{ at: number }>`select at from d`.execute(t.db);
+    expect(Number(r.rows[0].at)).toBe(now);
+  });
+});

@@ -1,0 +1,4 @@
+export * from './database.ts';
+export * from './migrations.ts';
+export * from './columns.ts';
+export * from './test-databases.ts';
