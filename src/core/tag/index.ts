@@ -1,0 +1,3 @@
+export * from './system-tag-pattern.ts';
+export * from './tag-registry.ts';
+export * from './tag-store.ts';
