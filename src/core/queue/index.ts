@@ -1,0 +1,1 @@
+export { WorkQueues, type SubmitOptions, type WorkQueueStats } from './work-queues.ts';
