@@ -26,7 +26,8 @@ export class QueueMetrics {
   private readonly rejected: Counter<'prefix'>;
 
   constructor(registry: Registry) {
-    const self = this;
+    // prom-client calls collect() with the gauge as `this`; read our counts through the closure instead.
+    const self = this; // eslint-disable-line @typescript-eslint/no-this-alias
     new Gauge({
       name: 'strato_queue_pending_tasks',
       help: 'Tasks waiting in a work queue (all signatures)',
