@@ -1,0 +1,53 @@
+import { Type } from '@sinclair/typebox';
+import type { ApiDef } from '../core/api/define-api.ts';
+
+/** OpenAPI 3.1 generated from the same API definitions that drive routing and validation. */
+export function buildOpenApi(apis: readonly ApiDef[]): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), description: Type.String(), details: Type.Optional(Type.String()) }) });
+  for (const api of apis) {
+    const path = `/zstack/v1${api.path}`;
+    const pathVars = [...api.path.matchAll(/\{([A-Za-z0-9_]+)\}/g)].map((m) => m[1]);
+    const parameters: unknown[] = pathVars.map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } }));
+    const bodyProps: Record<string, unknown> = {};
+    for (const [name, schema] of Object.entries(api.schema.properties)) {
+      if (pathVars.includes(name)) continue;
+      if (api.bodyKey === null) parameters.push({ name, in: 'query', required: api.schema.required?.includes(name) ?? false, schema: strip(schema) });
+      else bodyProps[name] = strip(schema);
+    }
+    const op: Record<string, unknown> = {
+      operationId: api.name,
+      summary: api.description,
+      tags: [api.service],
+      parameters,
+      'x-zstack-kind': api.kind,
+      responses: api.kind === 'async'
+        ? { 202: { description: 'accepted; poll `location`', content: { 'application/json': { schema: { type: 'object', properties: { location: { type: 'string' }, apiTimeout: { type: 'integer' } } } } } }, 503: { description: 'API error', content: { 'application/json': { schema: ErrorBody } } } }
+        : { 200: { description: resultDescription(api) }, 503: { description: 'API error', content: { 'application/json': { schema: ErrorBody } } } },
+    };
+    if (!api.noSession) op.security = [{ OAuth: [] }];
+    if (api.bodyKey !== null) {
+      op.requestBody = { required: true, content: { 'application/json': { schema: { type: 'object', required: [api.bodyKey], properties: { [api.bodyKey]: { type: 'object', properties: bodyProps, required: (api.schema.required ?? []).filter((r) => !pathVars.includes(r)), additionalProperties: false } } } } } };
+    }
+    paths[path] ??= {};
+    paths[path][api.method.toLowerCase()] = op;
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Strato API (ZStack REST API v1 compatible)', version: '0.1.0' },
+    components: { securitySchemes: { OAuth: { type: 'apiKey', in: 'header', name: 'Authorization', description: '"OAuth <session uuid>" from PUT /zstack/v1/accounts/login' } } },
+    paths,
+  };
+}
+
+function strip(schema: unknown): unknown {
+  return JSON.parse(JSON.stringify(schema));
+}
+
+function resultDescription(api: ApiDef): string {
+  const r = api.result;
+  if ('inventory' in r) return `{"inventory": ${r.inventory}}`;
+  if ('inventories' in r) return `{"inventories": [${r.inventories}], "total"?: n, "schema": {...}}`;
+  if ('fields' in r) return `{${Object.keys(r.fields).join(', ')}}`;
+  return '{}';
+}
