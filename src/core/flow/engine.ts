@@ -14,7 +14,9 @@ import { recoverUnfinishedFlows, type RecoveryReport } from './recovery.ts';
 export interface FlowEngineOptions {
   registry: FlowRegistry;
   /** Journal runs in this database (a Kysely instance or an opened `Database`); without it runs are in-memory only. */
-  db?: Kysely<any> | { db: Kysely<any> };
+  db?: Kysely<any> | { db: Kysely<any>; kind?: string };
+  /** Share journal commits between concurrent flows; default on for SQLite (a `Database` with kind 'sqlite'). */
+  groupCommit?: boolean;
   /** This management node's uuid, written into journal rows; required with `db`. */
   nodeUuid?: string;
   log?: CoreLogger;
@@ -59,7 +61,9 @@ export class FlowEngine {
     this.registry = opts.registry;
     if (opts.db) {
       if (!opts.nodeUuid) throw new StratoError(SysErrors.INTERNAL, 'a journaling FlowEngine needs its nodeUuid');
-      this.journal = new FlowJournal(opts.db instanceof Kysely ? opts.db : opts.db.db);
+      const isKysely = opts.db instanceof Kysely;
+      const groupCommit = opts.groupCommit ?? (!isKysely && (opts.db as { kind?: string }).kind === 'sqlite');
+      this.journal = new FlowJournal(isKysely ? (opts.db as Kysely<any>) : (opts.db as { db: Kysely<any> }).db, { groupCommit });
     }
     this.nodeUuid = opts.nodeUuid ?? 'local';
     this.#log = opts.log ?? defaultLogger('strato.flow');

@@ -1,6 +1,7 @@
-import { CompiledQuery, type Kysely } from 'kysely';
+import { CompiledQuery, sql, type Kysely } from 'kysely';
 import type { ErrorCode } from '../errors/index.ts';
 import { col, type Migration } from '../db/index.ts';
+import { WriteBatcher } from './write-batcher.ts';
 
 export type FlowState = 'Running' | 'Done' | 'RolledBack' | 'RollbackFailed';
 
@@ -28,7 +29,7 @@ export const flowJournalMigration: Migration = {
   id: '0001-core-flow-journal',
   async up(db, kind) {
     // MariaDB's TEXT stops at 64 KiB; a context may grow past that.
-    const big = kind === 'mysql' ? 'mediumtext' : col.text;
+    const big = kind === 'mysql' ? sql`mediumtext` : sql.raw(col.text);
     await db.schema
       .createTable(FLOW_JOURNAL_TABLE)
       .addColumn('id', col.uuid, (c) => c.primaryKey())
@@ -36,9 +37,9 @@ export const flowJournalMigration: Migration = {
       .addColumn('resourceUuid', col.uuid)
       .addColumn('nodeUuid', col.uuid, (c) => c.notNull())
       .addColumn('state', 'varchar(32)', (c) => c.notNull())
-      .addColumn('ctx', big as any, (c) => c.notNull())
-      .addColumn('executed', big as any, (c) => c.notNull())
-      .addColumn('error', big as any)
+      .addColumn('ctx', big, (c) => c.notNull())
+      .addColumn('executed', big, (c) => c.notNull())
+      .addColumn('error', big)
       .addColumn('createDate', col.date, (c) => c.notNull())
       .addColumn('lastOpDate', col.date, (c) => c.notNull())
       .execute();
@@ -70,7 +71,12 @@ const SQL = {
  * over learns so on its next write (the method returns false) instead of overwriting the takeover.
  */
 export class FlowJournal {
-  constructor(readonly db: Kysely<any>) {}
+  readonly #batcher?: WriteBatcher;
+
+  /** `groupCommit`: share commits between concurrent flows (worth it on SQLite, whose single writer serializes commits). */
+  constructor(readonly db: Kysely<any>, opts: { groupCommit?: boolean } = {}) {
+    if (opts.groupCommit) this.#batcher = new WriteBatcher(db);
+  }
 
   async start(e: { id: string; chainName: string; resourceUuid: string | null; nodeUuid: string; ctx: string; now: number }): Promise<void> {
     await this.#exec(SQL.insert, [e.id, e.chainName, e.resourceUuid, e.nodeUuid, e.ctx, e.now, e.now]);
@@ -111,6 +117,7 @@ export class FlowJournal {
   }
 
   async #exec(sql: string, params: unknown[]): Promise<number> {
+    if (this.#batcher) return this.#batcher.exec(sql, params);
     const r = await this.db.executeQuery(CompiledQuery.raw(sql, params));
     return Number(r.numAffectedRows ?? 0n);
   }
