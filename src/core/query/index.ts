@@ -36,3 +36,4 @@ export { executeQuery, getByUuid, type QueryOptions, type QueryResult } from './
 export { executeZql, type ZqlOptions, type ZqlQueryReturn, type ZqlReply } from './zql.ts';
 export { parseZql, type ZqlStatement } from './zql-parser.ts';
 export { buildListSchema, buildNestedSchema, buildQueryReplySchema, type NestedListClasses } from './schema-map.ts';
+export { queryOptionsFromRest, queryReplyBody, type RestQueryParams, type QueryReplyBody } from './rest-params.ts';
