@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { StratoError, SysErrors, errorOf, isErrorCode, toErrorCode, type ErrorCode } from '../errors/error-code.ts';
+import { StratoError, SysErrors, errorOf, isErrorCode, toErrorCode } from '../errors/error-code.ts';
 import { requestContext, type RequestContext } from './context.ts';
 import { BusMetrics, type ServiceMetrics } from './bus-metrics.ts';
-import { DeadlineWheel, type Expirable } from './deadline-wheel.ts';
+import { DeadlineWheel } from './deadline-wheel.ts';
+import { PendingCall, fail, ok, timeoutError, unwrap } from './pending-call.ts';
 import { HashRing } from './ring.ts';
 import { EventHub } from './event-hub.ts';
 import type { BusEvent, EventListener, Interceptor, Message, Reply, SendOptions, ServiceDefinition } from './message.ts';
@@ -23,37 +24,11 @@ export interface BusOptions {
   jsonLocal?: boolean;
 }
 
+const EMPTY_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
 interface RegisteredService {
   def: ServiceDefinition;
   metrics: ServiceMetrics;
-}
-
-const EMPTY_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
-const ok = (value: unknown): Reply => ({ success: true, value });
-const fail = (error: ErrorCode): Reply => ({ success: false, error });
-
-function unwrap(reply: Reply): any {
-  if (reply.success) return reply.value;
-  throw new StratoError(reply.error);
-}
-
-function timeoutError(msg: Message, when: string): ErrorCode {
-  return errorOf(SysErrors.TIMEOUT, `${msg.service}/${msg.type} (message ${msg.id}) ${when}`);
-}
-
-/** A call waiting for its reply: exactly one of reply, timeout or node loss settles it. */
-class PendingCall implements Expirable {
-  wheelBucket = 0;
-  settled = false;
-  peerUuid: string | undefined;
-  constructor(
-    readonly msg: Message,
-    readonly resolve: (r: Reply) => void,
-    readonly bus: Bus,
-  ) {}
-  expire(): void {
-    this.bus.settle(this, fail(timeoutError(this.msg, 'timed out waiting for its reply')), true);
-  }
 }
 
 /**
