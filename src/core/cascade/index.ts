@@ -1,0 +1,3 @@
+export * from './types.ts';
+export * from './cascade-registry.ts';
+export { sortGraph } from './graph.ts';
