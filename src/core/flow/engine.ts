@@ -143,7 +143,11 @@ class ChainRun {
   async execute(resourceUuid: string | null): Promise<void> {
     const j = this.journal;
     if (j) {
-      await j.start({ id: this.id, chainName: this.chainName, resourceUuid, nodeUuid: this.engine.nodeUuid, ctx: JSON.stringify(this.ctx), now: Date.now() });
+      try {
+        await j.start({ id: this.id, chainName: this.chainName, resourceUuid, nodeUuid: this.engine.nodeUuid, ctx: JSON.stringify(this.ctx), now: Date.now() });
+      } catch (e) {
+        throw asStratoError(e); // nothing ran yet: nothing to roll back
+      }
       this.engine.track(this.id, true);
     }
     try {

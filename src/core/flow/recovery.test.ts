@@ -88,6 +88,18 @@ describe.each(testDatabaseKinds())('flow recovery on %s', (kind) => {
     expect(JSON.stringify((await journal.get(unknown))!.error)).toMatch(/no chain named r.unknown/);
   });
 
+  it('marks a row with an unreadable ctx RollbackFailed and still recovers the others', async () => {
+    const tr: Trace = { calls: [] };
+    const chain = defineChain('r.bad', [recStep('a', tr)]);
+    const bad = await abandoned('r.bad', ['r.bad/a']);
+    await t.db.updateTable('flow_journal').set({ ctx: '{not json' }).where('id', '=', bad).execute();
+    const good = await abandoned('r.bad', ['r.bad/a']);
+    const reports = await recoverUnfinishedFlows({ db: t, registry: registryWith(chain), nodeUuid: deadNode, log });
+    expect(Object.fromEntries(reports.map((r) => [r.flowId, r.state]))).toEqual({ [bad]: 'RollbackFailed', [good]: 'RolledBack' });
+    expect(tr.calls).toEqual(['rollback:a']);
+    expect((await journal.get(bad))!.state).toBe('RollbackFailed');
+  });
+
   it('takes over only the rows chosen by node uuid or predicate, claiming them for the recovering node', async () => {
     const tr: Trace = { calls: [] };
     const chain = defineChain('r.pick', [recStep('a', tr)]);

@@ -60,7 +60,15 @@ export async function recoverUnfinishedFlows(opts: RecoverOptions): Promise<Reco
     if (opts.owns && !opts.owns(row)) continue;
     const claimed = await journal.claim(row, claimAs, Date.now());
     if (!claimed) continue; // another node got it first, or the flow moved on: not abandoned after all
-    reports.push(await recoverOne(journal, claimed, claimAs, opts, log));
+    try {
+      reports.push(await recoverOne(journal, claimed, claimAs, opts, log));
+    } catch (e) {
+      // One unreadable row (bad ctx JSON, journal write failing) must not keep the others from recovering.
+      log.error({ err: e, flowId: row.id, chain: row.chainName }, 'could not recover an interrupted flow');
+      const error = new StratoError(SysErrors.FLOW_ABANDONED, `flow ${row.chainName} (${row.id}) could not be rolled back`, { cause: e }).errorCode;
+      await journal.finish(row.id, claimAs, 'RollbackFailed', row.ctx, JSON.stringify(row.executed), error, Date.now()).catch(() => false);
+      reports.push({ flowId: row.id, chainName: row.chainName, resourceUuid: row.resourceUuid, state: 'RollbackFailed', rolledBack: [], rollbackErrors: [{ step: row.chainName, error }] });
+    }
   }
   return reports;
 }
