@@ -1,4 +1,4 @@
-import { Type, type TObject, type TProperties, type TSchema, type Static } from '@sinclair/typebox';
+import { Type, type TObject, type TProperties, type Static } from '@sinclair/typebox';
 
 /**
  * One definition per API drives the REST route, input validation, the OpenAPI document and the CLI.
@@ -67,6 +67,8 @@ export interface ApiDef<P extends TProperties = TProperties> extends Required<Pi
   timeoutMs?: number;
   /** The full parameter schema (declared params + tags for creates), closed to extra fields. */
   schema: TObject;
+  /** Set for query APIs: the inventory they read. */
+  query?: QueryApiInfo;
 }
 
 export type ApiParams<A> = A extends ApiDef<infer P> ? Static<TObject<P>> & CommonParams : never;
@@ -109,3 +111,38 @@ export const P = {
   description: () => Type.Optional(Type.String({ maxLength: 2048 })),
   stateEvent: () => Type.Union([Type.Literal('enable'), Type.Literal('disable')]),
 };
+
+/**
+ * A query API (`QueryZone` → `GET /zones` and `GET /zones/{uuid}`), answered by the query service
+ * from the inventory declaration: ZStack's `q=`, `limit`, `start`, `count`, `replyWithCount`, `sort`, `fields`.
+ */
+export function defineQueryApi(input: { name: string; inventory: string; path: string; adminOnly?: boolean; description?: string }): ApiDef {
+  const api = defineApi({
+    name: input.name,
+    service: 'query',
+    kind: 'sync',
+    method: 'GET',
+    path: input.path,
+    params: {
+      q: Type.Optional(Type.Array(Type.String({ maxLength: 8192 }), { maxItems: 64 })),
+      limit: Type.Optional(Type.Integer({ minimum: 0, maximum: 10000 })),
+      start: Type.Optional(Type.Integer({ minimum: 0 })),
+      count: Type.Optional(Type.Boolean()),
+      replyWithCount: Type.Optional(Type.Boolean()),
+      sort: Type.Optional(Type.String({ maxLength: 256 })),
+      sortBy: Type.Optional(Type.String({ maxLength: 256 })),
+      sortDirection: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
+      fields: Type.Optional(Type.Array(Type.String({ maxLength: 256 }), { maxItems: 256 })),
+      groupBy: Type.Optional(Type.String({ maxLength: 256 })),
+      filterName: Type.Optional(Type.String({ maxLength: 256 })),
+    },
+    result: { inventories: input.inventory },
+    adminOnly: input.adminOnly,
+    description: input.description ?? `Query ${input.inventory.replace(/Inventory$/, '')} resources`,
+  });
+  return { ...api, query: { inventory: input.inventory } };
+}
+
+export interface QueryApiInfo {
+  inventory: string;
+}

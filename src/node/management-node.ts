@@ -1,0 +1,208 @@
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { ApiJobStore, apiJobMigration } from '../api/api-job-store.ts';
+import { buildRestServer } from '../api/rest-server.ts';
+import type { WebhookOptions } from '../api/webhook.ts';
+import { ApiRegistry } from '../core/api/api-registry.ts';
+import type { ApiDef } from '../core/api/define-api.ts';
+import { BUS_EVENTS_PATH, BUS_MESSAGES_PATH, Bus, HttpTransport, createBusHttpEndpoint, createLoggingInterceptor, runWithContext, type Caller } from '../core/bus/index.ts';
+import { CascadeRegistry } from '../core/cascade/index.ts';
+import { GlobalConfig } from '../core/config/index.ts';
+import { migrate, openDatabase, type Database } from '../core/db/index.ts';
+import { errorOf, SysErrors } from '../core/errors/index.ts';
+import { FlowEngine, FlowRegistry, flowMigrations, recoverUnfinishedFlows } from '../core/flow/index.ts';
+import { createMetricsRegistry } from '../core/metrics/metrics.ts';
+import type { NodeContext, ServiceModule } from '../core/node-context.ts';
+import { ExtensionRegistry, loadPlugins } from '../core/plugin/index.ts';
+import { InventoryRegistry } from '../core/query/index.ts';
+import { WorkQueues } from '../core/queue/index.ts';
+import { SystemTagRegistry, TagStore } from '../core/tag/index.ts';
+import { newUuid } from '../core/util/uuid.ts';
+import { permissionInterceptor, systemTagInterceptor } from './interceptors.ts';
+import { Membership, membershipMigration } from './membership.ts';
+import { builtinModules } from './modules.ts';
+import { startPeriodicTasks } from './periodic-tasks.ts';
+
+export interface ManagementNodeOptions {
+  /** `sqlite:<file>` or `mysql://…`. */
+  dbUrl: string;
+  port?: number;
+  host?: string;
+  /** How peers reach this node (default: host, or 127.0.0.1 when listening on every address). */
+  advertiseHost?: string;
+  nodeUuid?: string;
+  logger?: Logger;
+  /** Extra service modules and plugins after the built-in ones. */
+  modules?: readonly ServiceModule[];
+  webhook?: WebhookOptions;
+  /** Heartbeat period; a peer silent for 6 periods is fenced (ZStack: 5 s and (5+1)×5 s). */
+  heartbeatMs?: number;
+}
+
+/**
+ * One management node: database, bus, queues, flows, extension points, services and the REST API.
+ *
+ * @example
+ *   const node = await ManagementNode.start({ dbUrl: 'sqlite:/var/lib/strato/strato.db', port: 8080 });
+ *   console.log(node.url);  // http://127.0.0.1:8080
+ *   await node.stop();
+ */
+export class ManagementNode {
+  private constructor(
+    readonly ctx: NodeContext,
+    readonly app: FastifyInstance,
+    readonly url: string,
+    private readonly membership: Membership,
+    private readonly stopTasks: () => void,
+    private readonly modules: readonly ServiceModule[],
+  ) {}
+
+  get nodeUuid(): string {
+    return this.ctx.nodeUuid;
+  }
+
+  static async start(opts: ManagementNodeOptions): Promise<ManagementNode> {
+    const log = opts.logger ?? pino({ name: 'strato', level: process.env.STRATO_LOG_LEVEL ?? 'info' });
+    const nodeUuid = opts.nodeUuid ?? newUuid();
+    const database = await openDatabase(opts.dbUrl);
+    try {
+      return await ManagementNode.#boot(opts, log, nodeUuid, database);
+    } catch (e) {
+      await database.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  static async #boot(opts: ManagementNodeOptions, log: Logger, nodeUuid: string, database: Database): Promise<ManagementNode> {
+    const modules = [...builtinModules, ...(opts.modules ?? [])];
+    await migrate(database, [...flowMigrations, apiJobMigration, membershipMigration, ...modules.flatMap((m) => m.migrations ?? [])]);
+
+    const db = database.db;
+    const metrics = createMetricsRegistry({ defaultMetrics: true });
+    const membership0 = new Membership(db, { uuid: nodeUuid, hostName: '', port: 0 });
+    const token = await membership0.clusterToken();
+    const bus = new Bus({ nodeUuid, metrics, transport: new HttpTransport({ token }), logger: log.child({ component: 'bus' }) });
+    const flows = new FlowRegistry();
+    const tags = new TagStore(db);
+    const ctx: NodeContext = {
+      nodeUuid,
+      database,
+      db,
+      bus,
+      queues: new WorkQueues({ metrics, defaultMaxPending: 10_000 }),
+      flows,
+      flowEngine: new FlowEngine({ registry: flows, db: database, nodeUuid, services: { db, bus, tags }, log: log.child({ component: 'flow' }) }),
+      extensions: new ExtensionRegistry({ log: log.child({ component: 'extensions' }) }),
+      cascade: new CascadeRegistry({ log: log.child({ component: 'cascade' }) }),
+      systemTags: new SystemTagRegistry(),
+      tags,
+      config: new GlobalConfig(),
+      inventories: new InventoryRegistry(),
+      apis: new ApiRegistry(),
+      log,
+      metrics,
+    };
+    for (const m of modules) {
+      for (const inv of m.inventories ?? []) ctx.inventories.register(inv);
+      ctx.apis.register(...((m.apis ?? []) as ApiDef[]));
+    }
+    await loadPlugins(modules, ctx);
+    ctx.inventories.seal();
+    ctx.cascade.seal();
+    await ctx.config.load(db);
+    const jobExpiry = ctx.config.define({ category: 'rest', name: 'completedApi.expiredPeriod', type: 'number', defaultValue: 10800, min: 1, description: 'seconds a completed api job stays pollable' });
+    await ctx.config.load(db);
+
+    bus.addInterceptor(createLoggingInterceptor(log.child({ component: 'bus' })));
+    bus.addInterceptor(permissionInterceptor(ctx.apis));
+    bus.addInterceptor(systemTagInterceptor(ctx.apis, ctx.systemTags));
+
+    const jobs = new ApiJobStore(db, nodeUuid);
+    const endpoint = createBusHttpEndpoint(bus, { token });
+    const app = await buildRestServer({
+      apis: ctx.apis,
+      jobs,
+      log,
+      metrics,
+      webhook: opts.webhook,
+      classNameOf: (name) => ctx.inventories.find(name)?.className,
+      authenticate: (sessionUuid) => bus.call<Caller>('identity', 'identity.Authenticate', { sessionUuid }),
+      dispatch: (api, params, c) => runWithContext({ deadline: c.deadline, caller: c.caller, apiId: c.apiId }, () => {
+        const resourceUuid = api.resourceUuidParam ? (params[api.resourceUuidParam] as string | undefined) : undefined;
+        return bus.call(api.service, api.name, params, { resourceUuid });
+      }),
+      extraRoutes: (a) => {
+        a.post(BUS_MESSAGES_PATH, (req) => endpoint.handleMessage(req.body, req.headers));
+        a.post(BUS_EVENTS_PATH, (req) => endpoint.handleEvent(req.body, req.headers));
+      },
+    });
+    await app.listen({ port: opts.port ?? 8080, host: opts.host ?? '0.0.0.0' });
+    const port = (app.server.address() as AddressInfo).port;
+    const advertise = opts.advertiseHost ?? (opts.host && opts.host !== '0.0.0.0' ? opts.host : '127.0.0.1');
+    const membership = new Membership(db, { uuid: nodeUuid, hostName: advertise, port });
+
+    try {
+      await membership.join();
+      const node = new ManagementNode(ctx, app, `http://${advertise}:${port}`, membership, () => undefined, modules);
+      await node.refreshPeers();
+      // Flows and api jobs left by nodes that are gone (this node's previous life included) are ours to finish.
+      await node.takeOverFromDeadNodes();
+      for (const m of modules) await m.start?.(ctx);
+      const stop = startPeriodicTasks({ node, jobs, jobExpirySeconds: jobExpiry, heartbeatMs: opts.heartbeatMs ?? 5000, log });
+      Object.assign(node, { stopTasks: stop });
+      log.info({ nodeUuid, url: node.url, db: database.kind }, 'management node started');
+      return node;
+    } catch (e) {
+      await app.close();
+      await membership.leave().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Peers are the nodes with a row; the ring is rebuilt from them. */
+  async refreshPeers(): Promise<void> {
+    const rows = await this.membership.all();
+    this.ctx.bus.setPeers(rows.filter((r) => r.uuid !== this.nodeUuid).map((r) => ({ uuid: r.uuid, url: `http://${r.hostName}:${r.port}` })));
+  }
+
+  /** Beat, fence peers silent for too long, and take over what they left. False if this node was fenced. */
+  async heartbeat(staleMs: number): Promise<boolean> {
+    if (!(await this.membership.beat())) return false;
+    const fenced = await this.membership.fenceStale(staleMs);
+    await this.refreshPeers();
+    if (fenced.length) {
+      this.ctx.log.warn({ fenced }, 'fenced silent management nodes; taking over their work');
+      await this.takeOverFromDeadNodes();
+    }
+    return true;
+  }
+
+  /** Rolls back the unfinished flows of nodes without a row whose resources now hash to this node; fails their api jobs. */
+  async takeOverFromDeadNodes(): Promise<void> {
+    const alive = new Set((await this.membership.all()).map((n) => n.uuid));
+    const { bus, db, flows, log, flowEngine } = this.ctx;
+    const reports = await recoverUnfinishedFlows({
+      db,
+      registry: flows,
+      owns: (e) => !alive.has(e.nodeUuid) && bus.isOwnedHere(e.resourceUuid ?? e.id),
+      claimAs: this.nodeUuid,
+      skipIds: flowEngine.inFlight,
+      services: { db, bus, tags: this.ctx.tags },
+      log: log.child({ component: 'flow-recovery' }),
+    });
+    for (const r of reports) log.warn({ flow: r.flowId, chain: r.chainName, resource: r.resourceUuid, state: r.state, rolledBack: r.rolledBack }, 'rolled back a flow interrupted by a node failure');
+    const deadNodes = (await db.selectFrom('api_job').select('nodeUuid').distinct().where('state', '=', 'Processing').execute()).map((r) => r.nodeUuid as string).filter((u) => !alive.has(u));
+    const failed = await new ApiJobStore(db, this.nodeUuid).failOrphans(errorOf(SysErrors.MANAGEMENT_NODE_UNAVAILABLE_ERROR, 'the management node running this job stopped before it finished; its work was rolled back'), deadNodes);
+    if (failed) log.warn({ failed }, 'failed api jobs of stopped management nodes');
+  }
+
+  async stop(): Promise<void> {
+    this.stopTasks();
+    await this.app.close();
+    for (const m of [...this.modules].reverse()) await m.stop?.();
+    await this.membership.leave().catch(() => undefined);
+    this.ctx.bus.close();
+    await this.ctx.database.close();
+  }
+}

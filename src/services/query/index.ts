@@ -1,0 +1,49 @@
+import type { Message } from '../../core/bus/index.ts';
+import { StratoError, SysErrors } from '../../core/errors/index.ts';
+import type { ServiceModule } from '../../core/node-context.ts';
+import { executeQuery, executeZql, type QueryOptions } from '../../core/query/index.ts';
+import { queryApis } from './apis.ts';
+
+/**
+ * Answers every `Query*` API and ZQL from the inventory declarations (ZStack's `query` service):
+ * one handler for all resources, so a new resource is queryable the moment it declares its inventory.
+ */
+interface QueryBody {
+  q?: string[];
+  limit?: number;
+  start?: number;
+  count?: boolean;
+  replyWithCount?: boolean;
+  sort?: string;
+  sortBy?: string;
+  sortDirection?: 'asc' | 'desc';
+  fields?: string[];
+}
+
+export const queryService: ServiceModule = {
+  id: 'query',
+  apis: queryApis,
+  setup(ctx) {
+    const { db, inventories, apis } = ctx;
+    ctx.bus.registerService({
+      id: 'query',
+      async handle(msg: Message<any>) {
+        if (msg.type === 'ZQLQuery') return executeZql(db, inventories, (msg.body as { zql: string }).zql);
+        const api = apis.find(msg.type);
+        if (!api?.query) throw new StratoError(SysErrors.UNKNOWN_MESSAGE_ERROR, `the query service cannot answer ${msg.type}`);
+        const b = msg.body as QueryBody;
+        const opts: QueryOptions = {
+          conditions: b.q,
+          limit: b.limit,
+          start: b.start,
+          count: b.count,
+          replyWithCount: b.replyWithCount,
+          // ZStack's SDKs send sort=+f/-f; older clients send sortBy + sortDirection.
+          sort: b.sort ?? (b.sortBy ? `${b.sortDirection === 'desc' ? '-' : '+'}${b.sortBy}` : undefined),
+          fields: b.fields,
+        };
+        return executeQuery(db, inventories, api.query.inventory, opts);
+      },
+    });
+  },
+};
