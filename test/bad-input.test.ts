@@ -1,0 +1,218 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiCatalog } from '../src/api/catalog.ts';
+import type { ApiDef } from '../src/core/api/define-api.ts';
+import { testDatabaseKinds } from '../src/core/db/index.ts';
+import { IdentityErrors, SysErrors } from '../src/core/errors/index.ts';
+import type { ServiceModule } from '../src/core/node-context.ts';
+import { newUuid } from '../src/core/util/uuid.ts';
+import { pathVars, toRequest, uuidParams, wrongTypeFor, type CatalogRequest } from './support/catalog-requests.ts';
+import { configValues, countRows, createCluster, createZone, COUNTED_TABLES } from './support/integration.ts';
+import { sha512, startTestNode, type RawResponse, type TestClient, type TestNode } from './support/test-node.ts';
+
+interface Fixtures {
+  zone: string;
+  cluster: string;
+  userTag: string;
+  systemTag: string;
+  session: string;
+}
+
+/**
+ * A valid parameter set for every API in the catalog: each bad request below differs from it in
+ * exactly one way. An API added to the catalog without an entry here fails the suite on purpose.
+ */
+const VALID: Record<string, (f: Fixtures) => Record<string, unknown>> = {
+  LogInByAccount: () => ({ accountName: 'admin', password: sha512('password') }),
+  LogOut: (f) => ({ sessionUuid: f.session }),
+  ValidateSession: (f) => ({ sessionUuid: f.session }),
+  RenewSession: (f) => ({ sessionUuid: f.session, duration: 3600 }),
+  QueryAccount: () => ({ limit: 10 }),
+  ZQLQuery: () => ({ zql: 'query zone' }),
+  CreateZone: () => ({ name: 'bad-input-new-zone', description: 'd', isDefault: false }),
+  UpdateZone: (f) => ({ uuid: f.zone, name: 'renamed', isDefault: false }),
+  ChangeZoneState: (f) => ({ uuid: f.zone, stateEvent: 'disable' }),
+  DeleteZone: (f) => ({ uuid: f.zone, deleteMode: 'Permissive' }),
+  QueryZone: () => ({ limit: 10, count: false }),
+  CreateCluster: (f) => ({ zoneUuid: f.zone, name: 'bad-input-new-cluster', hypervisorType: 'KVM' }),
+  UpdateCluster: (f) => ({ uuid: f.cluster, name: 'renamed' }),
+  ChangeClusterState: (f) => ({ uuid: f.cluster, stateEvent: 'disable' }),
+  DeleteCluster: (f) => ({ uuid: f.cluster }),
+  QueryCluster: () => ({ limit: 10 }),
+  CreateUserTag: (f) => ({ resourceType: 'ZoneVO', resourceUuid: f.zone, tag: 'new-user-tag' }),
+  CreateSystemTag: (f) => ({ resourceType: 'ZoneVO', resourceUuid: f.zone, tag: 'colour::blue' }),
+  UpdateSystemTag: (f) => ({ uuid: f.systemTag, tag: 'colour::green' }),
+  DeleteTag: (f) => ({ uuid: f.userTag }),
+  QuerySystemTag: () => ({ limit: 10 }),
+  QueryUserTag: () => ({ limit: 10 }),
+  UpdateGlobalConfig: () => ({ category: 'identity', name: 'session.timeout', value: '3600' }),
+  QueryGlobalConfig: () => ({ limit: 10 }),
+};
+
+/** What an unknown (well-formed) uuid in a uuid parameter is answered with. */
+const UNKNOWN_UUID: Record<string, 'not-found' | 'invalid-session' | 'idempotent-ok'> = {
+  RenewSession: 'invalid-session',
+  UpdateZone: 'not-found',
+  ChangeZoneState: 'not-found',
+  DeleteZone: 'idempotent-ok',
+  CreateCluster: 'not-found',
+  UpdateCluster: 'not-found',
+  ChangeClusterState: 'not-found',
+  DeleteCluster: 'idempotent-ok',
+  CreateUserTag: 'not-found',
+  CreateSystemTag: 'not-found',
+  UpdateSystemTag: 'not-found',
+  DeleteTag: 'idempotent-ok',
+};
+
+const colourTags: ServiceModule = {
+  id: 'test.bad-input-tags',
+  setup(ctx) {
+    ctx.systemTags.define({ pattern: 'colour::{colour}', resourceType: 'ZoneVO' });
+  },
+};
+
+const isQueryApi = (api: ApiDef) => api.query !== undefined;
+
+describe.each(testDatabaseKinds())('bad input on every API of the catalog on %s', (kind) => {
+  let t: TestNode;
+  let c: TestClient;
+  let f: Fixtures;
+  const db = () => t.node.ctx.db;
+
+  /** Everything a refused request must leave untouched. */
+  async function snapshot() {
+    return { rows: await countRows(db(), [...COUNTED_TABLES, 'session', 'account']), config: await configValues(db()), zone: await db().selectFrom('zone').selectAll().where('uuid', '=', f.zone).executeTakeFirst(), cluster: await db().selectFrom('cluster').selectAll().where('uuid', '=', f.cluster).executeTakeFirst(), systemTag: await db().selectFrom('system_tag').select(['tag']).where('uuid', '=', f.systemTag).executeTakeFirst() };
+  }
+
+  const send = (r: CatalogRequest) => c.send(r.method, r.path, r.body);
+
+  function expectInvalid(r: RawResponse, mentions: string, what: string): void {
+    expect(r.status, `${what}: ${r.text}`).toBe(503);
+    expect(r.headers.get('content-type'), what).toMatch(/application\/json/);
+    expect(r.body.error.code, `${what}: ${r.text}`).toBe(SysErrors.INVALID_ARGUMENT_ERROR.code);
+    expect(r.body.error.details, what).toContain(mentions);
+  }
+
+  function expectTransportError(r: RawResponse, what: string): void {
+    expect(r.status, `${what}: ${r.text}`).toBe(400);
+    expect(r.headers.get('content-type'), what).toMatch(/^text\/plain/);
+    expect(r.text.length, what).toBeGreaterThan(10);
+  }
+
+  beforeAll(async () => {
+    t = await startTestNode(kind, { modules: [colourTags] });
+    c = await t.login();
+    const zone = await createZone(c, 'bad-input-zone');
+    const cluster = await createCluster(c, zone.uuid, 'bad-input-cluster');
+    const userTag = await c.call('POST', '/user-tags', { params: { resourceType: 'ZoneVO', resourceUuid: zone.uuid, tag: 'existing' } });
+    const systemTag = await c.call('POST', '/system-tags', { params: { resourceType: 'ZoneVO', resourceUuid: zone.uuid, tag: 'colour::red' } });
+    const other = await t.login();
+    f = { zone: zone.uuid, cluster: cluster.uuid, userTag: userTag.inventory.uuid, systemTag: systemTag.inventory.uuid, session: other.session };
+  });
+  afterAll(async () => t?.stop());
+
+  it('has a valid parameter set for every API in the catalog', () => {
+    expect(apiCatalog.map((a) => a.name).filter((n) => !VALID[n])).toEqual([]);
+  });
+
+  it.each(apiCatalog.map((a) => [a.name, a] as const))('%s refuses every malformed request and changes nothing', async (_name, api) => {
+    const before = await snapshot();
+    const valid = VALID[api.name](f);
+    const vars = pathVars(api);
+    const inQuery = api.bodyKey === null;
+
+    // Missing mandatory parameters (path variables are always present).
+    for (const key of ((api.schema.required ?? []) as string[]).filter((k) => !vars.includes(k))) {
+      const { [key]: _dropped, ...rest } = valid;
+      expectInvalid(await send(toRequest(api, rest)), key, `${api.name} without ${key}`);
+    }
+
+    // An unknown field among the parameters.
+    expectInvalid(await send(toRequest(api, { ...valid, bogusField: inQuery ? 'x' : 1 })), 'bogusField', `${api.name} with an unknown field`);
+
+    // Each declared parameter given a value of the wrong type.
+    for (const [key, schema] of Object.entries(api.schema.properties)) {
+      if (vars.includes(key)) continue;
+      const wrong = wrongTypeFor(schema, inQuery);
+      if (wrong === undefined) continue;
+      expectInvalid(await send(toRequest(api, { ...valid, [key]: wrong })), key, `${api.name} with ${key}=${JSON.stringify(wrong)}`);
+    }
+
+    // A path uuid that is not a uuid at all.
+    for (const key of vars.filter((k) => (api.schema.properties[k] as any).pattern)) {
+      expectInvalid(await send(toRequest(api, { ...valid, [key]: 'not-a-uuid' })), key, `${api.name} with ${key}=not-a-uuid`);
+    }
+
+    // A well-formed uuid naming nothing.
+    for (const key of uuidParams(api)) {
+      const r = await send(toRequest(api, { ...valid, [key]: newUuid() }));
+      const expected = UNKNOWN_UUID[api.name];
+      const what = `${api.name} with an unknown ${key}: ${r.text}`;
+      if (expected === 'idempotent-ok') expect(r.status, what).toBe(200);
+      else {
+        expect(r.status, what).toBe(503);
+        expect(r.body.error.code, what).toBe(expected === 'invalid-session' ? IdentityErrors.INVALID_SESSION.code : SysErrors.RESOURCE_NOT_FOUND.code);
+      }
+    }
+
+    if (!inQuery) {
+      const { path } = toRequest(api, valid);
+      // Malformed JSON, a body that is not an object, a missing wrapper key, an unknown top-level key: transport errors.
+      expectTransportError(await c.raw(api.method, path, '{"params": {"name": '), `${api.name} with malformed JSON`);
+      expectTransportError(await c.raw(api.method, path, '[1,2]'), `${api.name} with an array body`);
+      expectTransportError(await c.raw(api.method, path, { wrongWrapper: {} }), `${api.name} without its body key`);
+      expectTransportError(await send(toRequest(api, valid, { surprise: true })), `${api.name} with an unknown top-level key`);
+    }
+
+    if (isQueryApi(api)) {
+      const qOf = (q: string) => `${api.path}?q=${encodeURIComponent(q)}`;
+      expectInvalid(await c.raw('GET', qOf('noSuchField=1')), 'noSuchField', `${api.name} q= on an unknown field`);
+      const firstField = api.query!.inventory === 'GlobalConfigInventory' ? 'name' : 'uuid';
+      expectInvalid(await c.raw('GET', qOf(`${firstField}=~=x`)), '', `${api.name} q= with a bad operator`);
+      expectInvalid(await c.raw('GET', qOf(firstField)), '', `${api.name} q= with no operator`);
+      expectInvalid(await c.raw('GET', `${api.path}?sort=${encodeURIComponent('+noSuchField')}`), 'noSuchField', `${api.name} sorted by an unknown field`);
+      expectInvalid(await c.raw('GET', `${api.path}?fields=noSuchField`), 'noSuchField', `${api.name} with an unknown field in fields`);
+      expectInvalid(await c.raw('GET', `${api.path}?limit=-1`), 'limit', `${api.name} with a negative limit`);
+    }
+
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('refuses bad numbers and bad nested paths in q= with SYS.1007', async () => {
+    const before = await snapshot();
+    for (const q of ['createDate>yesterday', 'cluster.noSuchField=1', 'noSuchExpansion.name=x', 'name', '=x']) {
+      expectInvalid(await c.raw('GET', `/zones?q=${encodeURIComponent(q)}`), '', `QueryZone q=${q}`);
+    }
+    expectInvalid(await c.raw('GET', `/global-configurations?q=${encodeURIComponent('id>abc')}`), '', 'QueryGlobalConfig id>abc');
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('refuses ZQL with a syntax error, an unknown entity, an unknown field or trailing garbage', async () => {
+    const before = await snapshot();
+    const cases: Array<[string, string]> = [
+      ['query zone where', ''],
+      ["query zone where name = 'unterminated", ''],
+      ['query spaceship', 'spaceship'],
+      ['count nosuchthing', 'nosuchthing'],
+      ['query zone where noSuchField = 1', 'noSuchField'],
+      ['query zone limit ten', ''],
+      ['delete zone', ''],
+      ["query zone where name='a'; query", ''],
+      ['query zone return with (everything)', 'everything'],
+    ];
+    for (const [zql, mention] of cases) expectInvalid(await c.raw('GET', `/zql?zql=${encodeURIComponent(zql)}`), mention, `ZQL ${zql}`);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('answers plain-text 400 for a malformed X-Job-UUID, X-API-Timeout or Authorization header and changes nothing', async () => {
+    const before = await snapshot();
+    const body = { params: { name: 'never-created' } };
+    expectTransportError(await c.raw('POST', '/zones', body, { 'X-Job-UUID': 'not-hex' }), 'bad X-Job-UUID');
+    expectTransportError(await c.raw('POST', '/zones', body, { 'X-API-Timeout': 'soon' }), 'bad X-API-Timeout');
+    expectTransportError(await c.raw('POST', '/zones', body, { Authorization: 'Bearer x' }), 'bad Authorization');
+    const noSession = await c.raw('POST', '/zones', body, { Authorization: `OAuth ${newUuid()}` });
+    expect(noSession.status).toBe(503);
+    expect(noSession.body.error.code).toBe(IdentityErrors.INVALID_SESSION.code);
+    expect(await snapshot()).toEqual(before);
+  });
+});
