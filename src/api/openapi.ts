@@ -30,13 +30,34 @@ export function buildOpenApi(apis: readonly ApiDef[]): Record<string, unknown> {
       op.requestBody = { required: true, content: { 'application/json': { schema: { type: 'object', required: [api.bodyKey], properties: { [api.bodyKey]: { type: 'object', properties: bodyProps, required: (api.schema.required ?? []).filter((r) => !pathVars.includes(r)), additionalProperties: false } } } } } };
     }
     paths[path] ??= {};
-    paths[path][api.method.toLowerCase()] = op;
+    const method = api.method.toLowerCase();
+    const previous = paths[path][method] as Record<string, any> | undefined;
+    paths[path][method] = previous ? mergeSharedRoute(previous, op) : { ...op, 'x-zstack-apis': [api.name] };
   }
   return {
     openapi: '3.1.0',
     info: { title: 'Strato API (ZStack REST API v1 compatible)', version: '0.1.0' },
     components: { securitySchemes: { OAuth: { type: 'apiKey', in: 'header', name: 'Authorization', description: '"OAuth <session uuid>" from PUT /zstack/v1/accounts/login' } } },
     paths,
+  };
+}
+
+/**
+ * Several actions share `PUT …/{uuid}/actions` (ZStack tells them apart by the body's wrapper key).
+ * OpenAPI allows one operation per method and path, so they become one operation whose body is
+ * `oneOf` the actions' wrappers, each titled with its API name.
+ */
+function mergeSharedRoute(previous: Record<string, any>, op: Record<string, any>): Record<string, unknown> {
+  const apis = [...(previous['x-zstack-apis'] as string[]), op.operationId as string];
+  const bodyOf = (o: Record<string, any>) => o.requestBody?.content?.['application/json']?.schema;
+  const variants = [...(bodyOf(previous)?.oneOf ?? [{ ...bodyOf(previous), title: previous['x-zstack-apis'][0] }]), { ...bodyOf(op), title: op.operationId }];
+  return {
+    ...previous,
+    operationId: apis.join('_or_'),
+    summary: apis.join(' | '),
+    description: apis.map((name, i) => `${name}: body key "${Object.keys(variants[i]?.properties ?? {})[0]}"`).join('; '),
+    'x-zstack-apis': apis,
+    requestBody: { required: true, content: { 'application/json': { schema: { oneOf: variants } } } },
   };
 }
 

@@ -29,7 +29,7 @@ export const ValidateSession = defineApi({
 });
 
 export const RenewSession = defineApi({
-  name: 'RenewSession', service: 'identity', kind: 'async', method: 'PUT', path: '/accounts/sessions/{sessionUuid}/renew',
+  name: 'RenewSession', service: 'identity', kind: 'async', method: 'PUT', path: '/accounts/sessions/{sessionUuid}/renew', bodyKey: 'renewSession',
   params: { sessionUuid: P.uuid(), duration: Type.Optional(Type.Integer({ minimum: 60, maximum: 31536000, description: 'seconds' })) },
   resourceUuidParam: 'sessionUuid',
   result: { inventory: 'SessionInventory' },
