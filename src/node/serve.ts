@@ -1,10 +1,16 @@
 import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { ServiceModule } from '../core/node-context.ts';
 import { ManagementNode } from './management-node.ts';
 
 /** `strato serve`: a management node on SQLite in the data directory unless `--db` says otherwise. */
 export async function serve(o: { port: number; host: string; dataDir: string; dbUrl?: string }): Promise<void> {
   const dbUrl = o.dbUrl ?? `sqlite:${resolve(o.dataDir, 'strato.db')}`;
-  const node = await ManagementNode.start({ dbUrl, port: o.port, host: o.host });
+  const modules = await loadExtraModules(process.env.STRATO_EXTRA_MODULES);
+  // STRATO_HEARTBEAT_MS: heartbeat period (default 5000); a peer silent for 6 periods is fenced and its work taken over.
+  const heartbeatMs = process.env.STRATO_HEARTBEAT_MS ? Number(process.env.STRATO_HEARTBEAT_MS) : undefined;
+  if (heartbeatMs !== undefined && !(Number.isInteger(heartbeatMs) && heartbeatMs >= 100)) throw new Error(`STRATO_HEARTBEAT_MS must be an integer >= 100 (milliseconds), not ${process.env.STRATO_HEARTBEAT_MS}`);
+  const node = await ManagementNode.start({ dbUrl, port: o.port, host: o.host, modules, heartbeatMs });
   process.stdout.write(`Strato management node ${node.nodeUuid} is up.\n  API:     ${node.url}/zstack/v1/  (OpenAPI at ${node.url}/zstack/v1/openapi.json)\n  Metrics: ${node.url}/metrics\n  Log in:  npx strato cli LogInByAccount accountName=admin password=password\n`);
   const shutdown = async (signal: string) => {
     process.stdout.write(`\n${signal}: stopping…\n`);
@@ -13,4 +19,27 @@ export async function serve(o: { port: number; host: string; dataDir: string; db
   };
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+/**
+ * Site plugins: `STRATO_EXTRA_MODULES` lists module files (separated by `,`) whose default export is a
+ * ServiceModule or an array of them; they load after the built-in services. Operators use it for
+ * local extensions; the test suite uses it to load test-only plugins into a real `strato serve`.
+ *
+ * @example
+ *   STRATO_EXTRA_MODULES=/etc/strato/plugins/quota.ts strato serve --port 8080
+ */
+export async function loadExtraModules(spec: string | undefined): Promise<ServiceModule[]> {
+  const files = (spec ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const out: ServiceModule[] = [];
+  for (const file of files) {
+    const mod = (await import(pathToFileURL(resolve(file)).href)) as { default?: ServiceModule | ServiceModule[] };
+    const exported = mod.default;
+    const list = Array.isArray(exported) ? exported : exported ? [exported] : [];
+    if (list.length === 0 || list.some((m) => typeof m?.id !== 'string' || typeof m.setup !== 'function')) {
+      throw new Error(`STRATO_EXTRA_MODULES: ${file} must default-export a ServiceModule (or an array of them) with an id and a setup()`);
+    }
+    out.push(...list);
+  }
+  return out;
 }

@@ -48,3 +48,12 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/** Logs in as ZStack's SDKs do against any node URL (a child process, a second node). */
+export async function loginAt(url: string, account = 'admin', password = 'password'): Promise<TestClient> {
+  const { sha512, TestClient: Client } = await import('./test-node.ts');
+  const res = await fetch(`${url}/zstack/v1/accounts/login`, { method: 'PUT', headers: { 'Content-Type': 'application/json; charset=utf-8' }, body: JSON.stringify({ logInByAccount: { accountName: account, password: sha512(password) } }) });
+  const body = (await res.json()) as { inventory?: { uuid: string } };
+  if (res.status !== 200 || !body.inventory) throw new Error(`login failed: ${res.status} ${JSON.stringify(body)}`);
+  return new Client(url, body.inventory.uuid);
+}
