@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, MysqlDialect, SqliteDialect, sql } from 'kysely';
 import { createPool } from 'mysql2';
-import { SqliteBooleanPlugin } from './sqlite-boolean-plugin.ts';
+import { cachingSqliteDatabase } from './sqlite-statement-cache.ts';
 
 export type DbKind = 'sqlite' | 'mysql';
 
@@ -37,7 +37,7 @@ function openSqlite(path: string): Database {
   raw.pragma('synchronous = NORMAL');
   raw.pragma('foreign_keys = ON');
   raw.pragma('busy_timeout = 5000');
-  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: raw }), plugins: [new SqliteBooleanPlugin()] });
+  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: cachingSqliteDatabase(raw) }) });
   return { kind: 'sqlite', url: `sqlite:${path}`, db, close: () => db.destroy() };
 }
 

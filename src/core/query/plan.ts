@@ -4,6 +4,7 @@ import type { DbKind } from '../db/database.ts';
 import { rowToInventory, type NormalizedInventoryDef } from './inventory.ts';
 import type { InventoryRegistry } from './registry.ts';
 import type { SortSpec, WhereNode } from './ast.ts';
+import { compiledRunner } from './compiled-cache.ts';
 import { columnOf, rootFilter, type CompileContext, type RestrictHook } from './compile-where.ts';
 
 /** REST's default page size (ZStack's APIQueryMessage.limit). */
@@ -78,11 +79,13 @@ export async function runPlan(db: Kysely<any>, registry: InventoryRegistry, plan
 
   const ctx: CompileContext = { registry, kind: dbKindOf(db), restrict, nextAlias: 1 };
   // Compile the filter once; both statements share it.
-  const base = db.selectFrom(`${def.table} as ${ROOT_ALIAS}`).where((eb) => rootFilter(ctx, eb, def, ROOT_ALIAS, plan.where));
+  // Built only when the shape cache has no SQL for this plan yet.
+  const base = () => db.selectFrom(`${def.table} as ${ROOT_ALIAS}`).where((eb) => rootFilter(ctx, eb, def, ROOT_ALIAS, plan.where));
 
+  const run = compiledRunner(db, plan, restrict);
   const result: PlanResult = {};
   if (plan.countOnly || plan.withTotal) {
-    const row = await base.select((eb) => eb.fn.countAll().as('total')).executeTakeFirst();
+    const row = await run.count(() => base().select((eb) => eb.fn.countAll().as('total')));
     result.total = Number(row?.total ?? 0);
   }
   if (plan.countOnly) return result;
@@ -93,9 +96,11 @@ export async function runPlan(db: Kysely<any>, registry: InventoryRegistry, plan
 
   const visible = Object.entries(def.fields).filter(([n, f]) => !f.hidden && (!plan.fields || plan.fields.includes(n)));
   const columns = [...new Set(visible.map(([, f]) => f.column))].map((c) => `${ROOT_ALIAS}.${c}`);
-  let q = base.select(columns);
-  for (const o of orderOf(def, plan.sort)) q = q.orderBy(`${ROOT_ALIAS}.${def.fields[o.field].column}`, o.direction);
-  const rows = await q.limit(plan.limit).offset(plan.start).execute();
+  const rows = await run.page(() => {
+    let q = base().select(columns);
+    for (const o of orderOf(def, plan.sort)) q = q.orderBy(`${ROOT_ALIAS}.${def.fields[o.field].column}`, o.direction);
+    return q.limit(plan.limit).offset(plan.start);
+  });
   result.inventories = rows.map((r) => rowToInventory(def, r as Record<string, unknown>, plan.fields));
   return result;
 }

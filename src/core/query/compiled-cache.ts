@@ -1,0 +1,110 @@
+import { CompiledQuery, type Kysely } from 'kysely';
+import type { QueryCondition, WhereNode } from './ast.ts';
+import { isTagField } from './ast.ts';
+import type { RestrictHook } from './compile-where.ts';
+import type { NormalizedInventoryDef } from './inventory.ts';
+import { toColumnValue } from './values.ts';
+
+/**
+ * Building and compiling a query with Kysely costs more than running it, and most API reads repeat a
+ * few shapes (`uuid=…`, `state=…&limit=20`). Queries whose conditions are all on the inventory's own
+ * fields are compiled once per shape; later queries of that shape reuse the SQL text with their own
+ * values. A shape is cached only after its first compilation proved that the parameters are exactly
+ * the condition values in order (then limit and offset), so a shape whose SQL binds anything else
+ * (tag tables, sub-queries, tenant restrictions) is always built afresh.
+ */
+export interface ShapePlan {
+  inventory: NormalizedInventoryDef;
+  where?: WhereNode;
+  countOnly: boolean;
+  withTotal: boolean;
+  limit: number;
+  start: number;
+  sort: ReadonlyArray<{ field: string; direction: string }>;
+  fields?: readonly string[];
+}
+
+interface CachedShape {
+  countSql?: string;
+  pageSql?: string;
+}
+
+const caches = new WeakMap<Kysely<any>, Map<string, CachedShape>>();
+const MAX_SHAPES = 2000;
+
+function flatConditions(where: WhereNode | undefined): QueryCondition[] | undefined {
+  if (!where) return [];
+  if (where.kind === 'condition') return [where.condition];
+  if (where.kind !== 'and') return undefined;
+  const out: QueryCondition[] = [];
+  for (const c of where.children) {
+    if (c.kind !== 'condition') return undefined;
+    out.push(c.condition);
+  }
+  return out;
+}
+
+/** The cache key of a plan's shape, or undefined when the plan is not of a cacheable shape. */
+export function shapeKey(plan: ShapePlan, restrict: RestrictHook | undefined): string | undefined {
+  if (restrict) return undefined;
+  const conds = flatConditions(plan.where);
+  if (!conds) return undefined;
+  const parts: string[] = [plan.inventory.name, plan.countOnly ? 'c' : '', plan.withTotal ? 't' : '', plan.fields?.join(',') ?? '*', plan.sort.map((s) => `${s.field}:${s.direction}`).join(',')];
+  for (const c of conds) {
+    const f = plan.inventory.fields[c.field];
+    // Anything the compiler must reject or treat specially is left to the compiler.
+    if (c.subQuery || c.field.includes('.') || isTagField(c.field) || !f || f.hidden) return undefined;
+    if ((c.op === 'like' || c.op === 'not like') && f.type !== 'string') return undefined;
+    parts.push(`${c.field}\u0001${c.op}\u0001${c.values ? c.values.length : c.value === undefined ? '-' : '1'}`);
+  }
+  return parts.join('\u0002');
+}
+
+/** The condition values in order, converted as the compiler converts them. */
+function conditionParams(plan: ShapePlan): unknown[] {
+  const out: unknown[] = [];
+  for (const c of flatConditions(plan.where) ?? []) {
+    const type = plan.inventory.fields[c.field].type;
+    if (c.values) for (const v of c.values) out.push(toColumnValue(c.field, type, v));
+    else if (c.value !== undefined) out.push(toColumnValue(c.field, type, c.value));
+  }
+  return out;
+}
+
+function sameParams(actual: readonly unknown[], expected: readonly unknown[]): boolean {
+  return actual.length === expected.length && actual.every((v, i) => v === expected[i] || (typeof v === 'boolean' && Number(v) === Number(expected[i])));
+}
+
+export interface CompiledRunner {
+  count(build: () => { compile(): CompiledQuery }): Promise<Record<string, unknown> | undefined>;
+  page(build: () => { compile(): CompiledQuery }): Promise<Record<string, unknown>[]>;
+}
+
+/** Runs the count and page queries of one plan through the shape cache (when the shape allows it). */
+export function compiledRunner(db: Kysely<any>, plan: ShapePlan, restrict: RestrictHook | undefined): CompiledRunner {
+  const key = shapeKey(plan, restrict);
+  let cache = caches.get(db);
+  if (!cache) caches.set(db, (cache = new Map()));
+  const entry = key ? cache.get(key) : undefined;
+  const params = key ? conditionParams(plan) : [];
+  const remember = (patch: CachedShape) => {
+    if (!key) return;
+    if (cache!.size >= MAX_SHAPES && !cache!.has(key)) cache!.delete(cache!.keys().next().value as string);
+    cache!.set(key, { ...cache!.get(key), ...patch });
+  };
+  return {
+    async count(build) {
+      if (entry?.countSql) return (await db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(entry.countSql, params))).rows[0];
+      const compiled = build().compile();
+      if (key && sameParams(compiled.parameters, params)) remember({ countSql: compiled.sql });
+      return (await db.executeQuery<Record<string, unknown>>(compiled)).rows[0];
+    },
+    async page(build) {
+      const tail = [plan.limit, plan.start];
+      if (entry?.pageSql) return (await db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(entry.pageSql, [...params, ...tail]))).rows;
+      const compiled = build().compile();
+      if (key && sameParams(compiled.parameters, [...params, ...tail])) remember({ pageSql: compiled.sql });
+      return (await db.executeQuery<Record<string, unknown>>(compiled)).rows;
+    },
+  };
+}
