@@ -41,14 +41,15 @@ export function parseCliArgs(api: ApiDef, words: readonly string[]): Record<stri
 }
 
 function convert(schema: TSchema | undefined, raw: string, key: string): unknown {
-  if (raw.startsWith('{') || raw.startsWith('[')) {
+  const type = typeOf(schema);
+  // A string parameter is text whatever it starts with (`description=[draft] rack 4`); JSON is for the rest.
+  if (type !== 'string' && (raw.startsWith('{') || raw.startsWith('['))) {
     try {
       return JSON.parse(raw);
     } catch {
       throw new Error(`[${key}] looks like JSON but does not parse`);
     }
   }
-  const type = typeOf(schema);
   if (type === 'array') return raw === '' ? [] : raw.split(',').map((v) => convert((schema as any).items, v, key));
   if (type === 'integer' || type === 'number') return /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
   if (type === 'boolean') return raw === 'true' ? true : raw === 'false' ? false : raw;

@@ -15,7 +15,8 @@ import { renderTable } from './render-table.ts';
  *   strato cli QueryZone name~=z% --json
  */
 export interface CliOptions {
-  url: string;
+  /** The node to call; without it, the node the remembered session came from, else http://127.0.0.1:8080. */
+  url?: string;
   json: boolean;
   stateFile?: string;
   out?: (s: string) => void;
@@ -26,6 +27,8 @@ interface CliState {
   url: string;
   session: string;
 }
+
+const DEFAULT_URL = 'http://127.0.0.1:8080';
 
 export function defaultStateFile(): string {
   return process.env.STRATO_CLI_STATE ?? join(homedir(), '.strato', 'cli-session.json');
@@ -40,10 +43,11 @@ export async function runCli(words: string[], opts: CliOptions): Promise<number>
     out(`usage: strato cli <ApiName> key=value …\nAPIs:\n${apiCatalog.map((a) => `  ${a.name.padEnd(28)} ${a.description}`).join('\n')}`);
     return name ? 0 : 1;
   }
-  if (name === 'LogOut' && rest.length === 0) {
-    const state = await loadState(stateFile);
-    if (state) rest.push(`sessionUuid=${state.session}`);
-  }
+  const remembered = await loadState(stateFile);
+  const url = (opts.url ?? remembered?.url ?? DEFAULT_URL).replace(/\/$/, '');
+  // A session belongs to the node that issued it: never send it to another one.
+  const state = remembered && remembered.url === url ? remembered : undefined;
+  if (name === 'LogOut' && rest.length === 0 && state) rest.push(`sessionUuid=${state.session}`);
   const api = findApi(name);
   if (!api) {
     err(`no API named ${name}; \`strato cli help\` lists them`);
@@ -60,7 +64,6 @@ export async function runCli(words: string[], opts: CliOptions): Promise<number>
   if (api.name === 'LogInByAccount' && typeof params.password === 'string' && !/^[0-9a-f]{128}$/i.test(params.password)) {
     params.password = createHash('sha512').update(params.password).digest('hex');
   }
-  const state = await loadState(stateFile);
   if (!api.noSession && !state) {
     err('not logged in: run `strato cli LogInByAccount accountName=admin password=…` first');
     return 2;
@@ -68,16 +71,17 @@ export async function runCli(words: string[], opts: CliOptions): Promise<number>
   const progress = process.stderr.isTTY && !opts.json;
   try {
     const result = await callApi(api, params, {
-      baseUrl: opts.url,
+      baseUrl: url,
       session: state?.session,
       onPoll: progress ? (ms) => process.stderr.write(`\r${spinner(ms)} ${api.name} running… ${(ms / 1000).toFixed(1)} s`) : undefined,
     });
     if (progress) process.stderr.write('\r\x1b[K');
     if (api.name === 'LogInByAccount') {
       const session = (result.inventory as { uuid?: string } | undefined)?.uuid;
-      if (session) await saveState(stateFile, { url: opts.url, session });
+      if (session) await saveState(stateFile, { url, session });
     }
-    if (api.name === 'LogOut') await saveState(stateFile, undefined);
+    // Logging out some other session leaves the remembered one alone.
+    if (api.name === 'LogOut' && params.sessionUuid === remembered?.session) await saveState(stateFile, undefined);
     out(opts.json ? JSON.stringify(result, null, 2) : format(result));
     return 0;
   } catch (e) {

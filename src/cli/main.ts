@@ -19,12 +19,12 @@ program
 program
   .command('cli')
   .description('call any API by its ZStack name: strato cli CreateZone name=z1; strato cli QueryZone name~=z%')
-  .option('--url <url>', 'management node URL', process.env.STRATO_URL ?? 'http://127.0.0.1:8080')
+  .option('--url <url>', 'management node URL (default: $STRATO_URL, else the one logged in to, else http://127.0.0.1:8080)')
   .option('--json', 'print JSON instead of a table', false)
   .argument('[words...]', '<ApiName> key=value …')
   .allowUnknownOption(false)
-  .action(async (words: string[], opts: { url: string; json: boolean }) => {
-    process.exitCode = await runCli(words, { url: opts.url.replace(/\/$/, ''), json: opts.json });
+  .action(async (words: string[], opts: { url?: string; json: boolean }) => {
+    process.exitCode = await runCli(words, { url: opts.url ?? process.env.STRATO_URL, json: opts.json });
   });
 
 await program.parseAsync(process.argv);
