@@ -33,6 +33,11 @@ export function buildOpenApi(apis: readonly ApiDef[]): Record<string, unknown> {
     const method = api.method.toLowerCase();
     const previous = paths[path][method] as Record<string, any> | undefined;
     paths[path][method] = previous ? mergeSharedRoute(previous, op) : { ...op, 'x-zstack-apis': [api.name] };
+    if (api.query) {
+      // The by-uuid form of a query API: GET /zones/{uuid} is QueryZone with q=uuid=<uuid>.
+      const one = { ...op, operationId: `${api.name}ByUuid`, summary: `${api.description} (one, by uuid)`, parameters: [{ name: 'uuid', in: 'path', required: true, schema: { type: 'string' } }, ...parameters] };
+      paths[`${path}/{uuid}`] = { get: { ...one, 'x-zstack-apis': [api.name] } };
+    }
   }
   return {
     openapi: '3.1.0',
