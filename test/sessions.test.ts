@@ -125,6 +125,22 @@ describe.each(testDatabaseKinds())('sessions on %s', (kind) => {
     expect((await useSession(admin.uuid)).status).toBe(200);
   });
 
+  it('deletes expired sessions at a login once identity.session.cleanup.interval has passed, keeping live ones', async () => {
+    const admin = await login();
+    const updated = await asyncCall(admin.uuid, 'PUT', '/global-configurations/identity/session.cleanup.interval/actions', { updateGlobalConfig: { value: '1' } });
+    expect(updated.status, updated.text).toBe(200);
+    const stale = newUuid();
+    const now = Date.now();
+    const account = (await t.node.ctx.db.selectFrom('account').select('uuid').where('name', '=', 'admin').executeTakeFirstOrThrow()).uuid;
+    await t.node.ctx.db.insertInto('session').values({ uuid: stale, accountUuid: account, userUuid: account, userType: 'AccountVO', expiredDate: now - 60_000, createDate: now - 120_000, lastOpDate: now - 120_000 }).execute();
+    await new Promise((r) => setTimeout(r, 1100));
+    await login();
+    const started = Date.now();
+    while ((await t.node.ctx.db.selectFrom('session').select('uuid').where('uuid', '=', stale).executeTakeFirst()) && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 25));
+    expect(await t.node.ctx.db.selectFrom('session').select('uuid').where('uuid', '=', stale).executeTakeFirst()).toBeUndefined();
+    expect((await useSession(admin.uuid)).status).toBe(200);
+  });
+
   it('refuses a global config value outside its declared range with SYS.1007 and keeps the old value', async () => {
     const s = await login();
     const r = await asyncCall(s.uuid, 'PUT', '/global-configurations/identity/session.timeout/actions', { updateGlobalConfig: { value: '5' } });

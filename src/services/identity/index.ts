@@ -21,7 +21,8 @@ export const identityService: ServiceModule = {
   apis: identityApis,
   setup(ctx) {
     const timeout = ctx.config.define({ category: 'identity', name: 'session.timeout', type: 'number', defaultValue: 7200, min: 60, max: 31536000, description: 'seconds a session lives without renewal' });
-    const s = new Sessions(ctx.db, timeout);
+    const cleanupInterval = ctx.config.define({ category: 'identity', name: 'session.cleanup.interval', type: 'number', defaultValue: 3600, min: 1, description: 'seconds between deletions of expired sessions' });
+    const s = new Sessions(ctx.db, timeout, { cleanupIntervalSeconds: cleanupInterval, log: ctx.log.child({ component: 'sessions' }) });
     sessionsOf.set(ctx, s);
     // A logout on any node evicts the session from every node's cache at once.
     ctx.bus.subscribe<{ sessionUuid: string }>(SESSION_ENDED, (b) => s.evict(b.sessionUuid));

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
 import type { Caller } from '../../core/bus/context.ts';
 import type { ConfigHandle } from '../../core/config/index.ts';
 import { IdentityErrors, StratoError } from '../../core/errors/index.ts';
@@ -12,15 +13,26 @@ import { ADMIN_ACCOUNT_UUID, INITIAL_ADMIN_PASSWORD_SHA512, SessionInventory } f
  * a small per-node cache keeps hot sessions off the database and is evicted by the
  * `identity.sessionEnded` event on every node.
  */
+export interface SessionsOptions {
+  /** How long a validated session may be served from memory before the database is asked again. */
+  cacheMs?: number;
+  /** Seconds between purges of expired sessions (ZStack's `identity.session.cleanup.interval`). */
+  cleanupIntervalSeconds?: ConfigHandle<number>;
+  log?: Logger;
+}
+
 export class Sessions {
   readonly #cache = new Map<string, { caller: Caller; expiredDate: number; checkedAt: number }>();
+  readonly #cacheMs: number;
+  #lastPurge = 0;
 
   constructor(
     private readonly db: Kysely<any>,
     private readonly timeoutSeconds: ConfigHandle<number>,
-    /** How long a validated session may be served from memory before the database is asked again. */
-    private readonly cacheMs = 1000,
-  ) {}
+    private readonly opts: SessionsOptions = {},
+  ) {
+    this.#cacheMs = opts.cacheMs ?? 1000;
+  }
 
   /** Creates the initial `admin` account (password `password`) on a fresh database. */
   async ensureAdmin(): Promise<void> {
@@ -41,13 +53,28 @@ export class Sessions {
     const now = Date.now();
     const row = { uuid: newUuid(), accountUuid: account.uuid, userUuid: account.uuid, userType: 'AccountVO', expiredDate: now + this.timeoutSeconds.get() * 1000, createDate: now, lastOpDate: now };
     await this.db.insertInto('session').values(row).execute();
+    this.#purgeIfDue(now);
     return rowToInventory(SessionInventory, row);
+  }
+
+  /**
+   * Sessions only pile up through logins, so logins drive their cleanup: no timer to start or stop
+   * per node. The purge runs in the background; the login does not wait for it.
+   */
+  #purgeIfDue(now: number): void {
+    const interval = (this.opts.cleanupIntervalSeconds?.get() ?? 3600) * 1000;
+    if (now - this.#lastPurge < interval) return;
+    this.#lastPurge = now;
+    this.purgeExpired(now).then(
+      (n) => n && this.opts.log?.debug({ purged: n }, 'deleted expired sessions'),
+      (err) => this.opts.log?.warn({ err }, 'failed to delete expired sessions'),
+    );
   }
 
   /** The caller behind a session; ID.1002 when it does not exist or has expired. */
   async authenticate(sessionUuid: string, now = Date.now()): Promise<Caller> {
     const hit = this.#cache.get(sessionUuid);
-    if (hit && now - hit.checkedAt < this.cacheMs && hit.expiredDate > now) return hit.caller;
+    if (hit && now - hit.checkedAt < this.#cacheMs && hit.expiredDate > now) return hit.caller;
     if (!isUuid(sessionUuid)) throw invalidSession(sessionUuid);
     const row = await this.db
       .selectFrom('session')
