@@ -188,6 +188,8 @@ describe.each(testDatabaseKinds())('the ZStack v1 wire format on %s', (kind) => 
       // Several actions share `PUT …/actions`: each must still be named and have its wrapper key documented there.
       expect(JSON.stringify(op), `${api.name} at ${api.method} ${api.path}`).toContain(`"${api.name}"`);
       if (api.bodyKey !== null) expect(JSON.stringify(op.requestBody), `${api.name} body`).toContain(`"${api.bodyKey}"`);
+      // …and every query API's by-uuid form, next to whatever else lives on that path (DELETE /zones/{uuid}).
+      if (api.query) expect(paths[`/zstack/v1${api.path}/{uuid}`]?.get, `${api.name} by uuid`).toBeDefined();
     }
   });
 

@@ -36,7 +36,9 @@ export function buildOpenApi(apis: readonly ApiDef[]): Record<string, unknown> {
     if (api.query) {
       // The by-uuid form of a query API: GET /zones/{uuid} is QueryZone with q=uuid=<uuid>.
       const one = { ...op, operationId: `${api.name}ByUuid`, summary: `${api.description} (one, by uuid)`, parameters: [{ name: 'uuid', in: 'path', required: true, schema: { type: 'string' } }, ...parameters] };
-      paths[`${path}/{uuid}`] = { get: { ...one, 'x-zstack-apis': [api.name] } };
+      // Merge into the path: DELETE /zones/{uuid} may already be there.
+      paths[`${path}/{uuid}`] ??= {};
+      paths[`${path}/{uuid}`].get = { ...one, 'x-zstack-apis': [api.name] };
     }
   }
   return {
