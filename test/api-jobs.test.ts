@@ -196,11 +196,8 @@ describe.each(testDatabaseKinds())('async api jobs on %s', (kind) => {
       await flowEnd('gated-timeout-1');
     });
 
-    // KNOWN BUG (src/core/flow/engine.ts, not ours to edit): the deadline is checked only BEFORE each
-    // step, so a last step that overruns lets the chain finish `Done` after the caller was told SYS.1001:
-    // the zone exists although the API failed. `it.fails` keeps this visible; drop `.fails` once
-    // ChainRun.execute checks the deadline after the last step (before journaling Done).
-    it.fails('rolls back the zone of a job that failed with SYS.1001 once its overrunning step ends', async () => {
+    // The caller was told SYS.1001: a chain that ends after its deadline must not leave the zone behind.
+    it('rolls back the zone of a job that failed with SYS.1001 once its overrunning step ends', async () => {
       const failed = await timedOutCreate('gated-timeout-2');
       expect(failed.json.error.code).toBe('SYS.1001');
       expect(await flowEnd('gated-timeout-2')).toBe('RolledBack');

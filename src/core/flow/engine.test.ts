@@ -126,6 +126,15 @@ describe('flow chains in memory', () => {
     expect(t.calls).toEqual(['run:a', 'run:slow', 'rollback:slow', 'rollback:a']);
   });
 
+  it('rolls back a chain whose last step ends after the deadline: the caller was told it timed out', async () => {
+    const t: Trace = { calls: [] };
+    const slow: FlowStep<object> = { name: 'slow', run: async () => { t.calls.push('run:slow'); await new Promise((r) => setTimeout(r, 30)); }, rollback: () => { t.calls.push('rollback:slow'); } };
+    const chain = defineChain('t.lateend', [recStep('a', t), slow]);
+    const err = await runChain(chain, {}, { timeoutMs: 5, log: captureLog() }).catch((e) => e);
+    expect(err.errorCode.code).toBe(SysErrors.TIMEOUT.code);
+    expect(t.calls).toEqual(['run:a', 'run:slow', 'rollback:slow', 'rollback:a']);
+  });
+
   it('gives rollbacks a fresh deadline instead of the expired one', async () => {
     let rollbackDeadline = 0;
     const chain = defineChain('t.rbdeadline', [

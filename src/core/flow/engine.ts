@@ -152,6 +152,10 @@ class ChainRun {
     }
     try {
       await this.#runNode(this.plan.root);
+      // A caller whose deadline passed has been told the operation timed out: finishing anyway would
+      // leave a resource the API said was not made, so a late finish rolls back like a failure.
+      const rc = requestContext.getStore();
+      if (rc && Date.now() >= rc.deadline) throw new StratoError(SysErrors.TIMEOUT, `flow ${this.chainName} finished after its deadline`);
       // The final update also records the last step: a crash before it rolls that step back like any interrupted one.
       if (j && !(await j.finish(this.id, this.engine.nodeUuid, 'Done', JSON.stringify(this.ctx), JSON.stringify(this.#executed), null, Date.now()))) {
         throw this.#fenced();
