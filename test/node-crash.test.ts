@@ -9,8 +9,8 @@ import { loginAt, waitFor } from './support/integration.ts';
 import { startServeProcess, type ServeProcess } from './support/serve-process.ts';
 
 const PLUGIN = resolve(import.meta.dirname, 'fixtures/blocking-zone-plugin.ts');
-/** Short heartbeats so the restarted node fences its dead predecessor in seconds, not 30 s. */
-const HEARTBEAT_MS = 300;
+/** Well below the default fencing delay (6 heartbeats of 5 s): the restart must take over at once, not by timeout. */
+const TAKEOVER_TIMEOUT_MS = 15_000;
 
 describe.each(testDatabaseKinds())('a strato serve process killed in the middle of a flow on %s', (kind) => {
   let dir: string;
@@ -34,7 +34,7 @@ describe.each(testDatabaseKinds())('a strato serve process killed in the middle 
     await testDb.close();
     db = await openDatabase(testDb.url);
     const marker = join(dir, 'blocked.marker');
-    const env = { STRATO_EXTRA_MODULES: PLUGIN, STRATO_TEST_MARKER: marker, STRATO_HEARTBEAT_MS: String(HEARTBEAT_MS) };
+    const env = { STRATO_EXTRA_MODULES: PLUGIN, STRATO_TEST_MARKER: marker };
 
     const first = await startServeProcess({ dbUrl: testDb.url, dataDir: dir, env });
     procs.push(first);
@@ -57,10 +57,11 @@ describe.each(testDatabaseKinds())('a strato serve process killed in the middle 
     first.child.kill('SIGKILL');
     expect(await first.exited).toBe('SIGKILL');
 
-    const second = await startServeProcess({ dbUrl: testDb.url, dataDir: dir, env });
+    // Restarted as an operator would: same address, same port, same database.
+    const second = await startServeProcess({ dbUrl: testDb.url, dataDir: dir, port: first.port, env });
     procs.push(second);
     const c2 = await loginAt(second.url);
-    const polled = await c2.poll(`${second.url}${jobPath}`, 30_000);
+    const polled = await c2.poll(`${second.url}${jobPath}`, TAKEOVER_TIMEOUT_MS);
     expect(polled.status).toBe(503);
     expect(polled.body.error.code).toBe(SysErrors.MANAGEMENT_NODE_UNAVAILABLE_ERROR.code);
 
@@ -72,7 +73,7 @@ describe.each(testDatabaseKinds())('a strato serve process killed in the middle 
     expect(await db.db.selectFrom('user_tag').select('uuid').where('resourceUuid', '=', zoneUuid).execute()).toEqual([]);
     expect(await db.db.selectFrom('system_tag').select('uuid').where('resourceUuid', '=', zoneUuid).execute()).toEqual([]);
     const nodes = await db.db.selectFrom('management_node').select('uuid').execute();
-    expect(nodes).toHaveLength(1); // the dead node was fenced
+    expect(nodes).toHaveLength(1); // the previous run's row was replaced
 
     const zone = (await c2.call('POST', '/zones', { params: { name: 'after-restart' } })).inventory;
     expect(zone.name).toBe('after-restart');

@@ -143,7 +143,8 @@ export class ManagementNode {
     const membership = new Membership(db, { uuid: nodeUuid, hostName: advertise, port });
 
     try {
-      await membership.join();
+      const previousLives = await membership.join();
+      if (previousLives.length) log.warn({ previous: previousLives }, 'replaced the row of a previous run of this node (same address and port); taking over its work');
       const node = new ManagementNode(ctx, app, `http://${advertise}:${port}`, membership, () => undefined, modules);
       await node.refreshPeers();
       // Flows and api jobs left by nodes that are gone (this node's previous life included) are ours to finish.

@@ -42,9 +42,17 @@ export class Membership {
     private readonly self: { uuid: string; hostName: string; port: number },
   ) {}
 
-  async join(): Promise<void> {
+  /**
+   * Writes this node's row. A row with this node's own address and port belongs to a previous life of
+   * this node (only one process can listen there, and we just did): it is removed at once, so its
+   * unfinished work is taken over now instead of after the heartbeat timeout. Returns the uuids removed.
+   */
+  async join(): Promise<string[]> {
     const now = Date.now();
+    const previous = (await this.all()).filter((n) => n.uuid !== this.self.uuid && n.hostName === this.self.hostName && n.port === this.self.port).map((n) => n.uuid);
+    if (previous.length) await this.db.deleteFrom('management_node').where('uuid', 'in', previous).execute();
     await this.db.insertInto('management_node').values({ ...this.self, state: 'RUNNING', joinDate: now, heartBeat: now }).execute();
+    return previous;
   }
 
   /** Writes this node's heartbeat; false when the row is gone (another node fenced us). */

@@ -7,10 +7,7 @@ import { ManagementNode } from './management-node.ts';
 export async function serve(o: { port: number; host: string; dataDir: string; dbUrl?: string }): Promise<void> {
   const dbUrl = o.dbUrl ?? `sqlite:${resolve(o.dataDir, 'strato.db')}`;
   const modules = await loadExtraModules(process.env.STRATO_EXTRA_MODULES);
-  // STRATO_HEARTBEAT_MS: heartbeat period (default 5000); a peer silent for 6 periods is fenced and its work taken over.
-  const heartbeatMs = process.env.STRATO_HEARTBEAT_MS ? Number(process.env.STRATO_HEARTBEAT_MS) : undefined;
-  if (heartbeatMs !== undefined && !(Number.isInteger(heartbeatMs) && heartbeatMs >= 100)) throw new Error(`STRATO_HEARTBEAT_MS must be an integer >= 100 (milliseconds), not ${process.env.STRATO_HEARTBEAT_MS}`);
-  const node = await ManagementNode.start({ dbUrl, port: o.port, host: o.host, modules, heartbeatMs });
+  const node = await ManagementNode.start({ dbUrl, port: o.port, host: o.host, modules });
   process.stdout.write(`Strato management node ${node.nodeUuid} is up.\n  API:     ${node.url}/zstack/v1/  (OpenAPI at ${node.url}/zstack/v1/openapi.json)\n  Metrics: ${node.url}/metrics\n  Log in:  npx strato cli LogInByAccount accountName=admin password=password\n`);
   const shutdown = async (signal: string) => {
     process.stdout.write(`\n${signal}: stopping…\n`);

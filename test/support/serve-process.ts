@@ -33,8 +33,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startServeProcess(o: { dbUrl: string; dataDir: string; env?: Record<string, string>; startTimeoutMs?: number }): Promise<ServeProcess> {
-  const port = await freePort();
+export async function startServeProcess(o: { dbUrl: string; dataDir: string; port?: number; env?: Record<string, string>; startTimeoutMs?: number }): Promise<ServeProcess> {
+  const port = o.port ?? (await freePort());
   const child = spawn(process.execPath, [resolve(ROOT, 'bin/strato.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--data-dir', o.dataDir, '--db', o.dbUrl], {
     cwd: ROOT,
     env: { ...process.env, STRATO_LOG_LEVEL: process.env.STRATO_TEST_LOG ?? 'warn', ...o.env },
