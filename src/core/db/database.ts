@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, MysqlDialect, SqliteDialect, sql } from 'kysely';
 import { createPool } from 'mysql2';
+import { registerDirectReader } from './direct-read.ts';
 import { cachingSqliteDatabase } from './sqlite-statement-cache.ts';
 
 export type DbKind = 'sqlite' | 'mysql';
@@ -37,7 +38,9 @@ function openSqlite(path: string): Database {
   raw.pragma('synchronous = NORMAL');
   raw.pragma('foreign_keys = ON');
   raw.pragma('busy_timeout = 5000');
-  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: cachingSqliteDatabase(raw) }) });
+  const driverDb = cachingSqliteDatabase(raw);
+  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: driverDb }) });
+  registerDirectReader(db, (sql, params) => driverDb.readNow(sql, params));
   return { kind: 'sqlite', url: `sqlite:${path}`, db, close: () => db.destroy() };
 }
 

@@ -2,3 +2,4 @@ export * from './database.ts';
 export * from './migrations.ts';
 export * from './columns.ts';
 export * from './test-databases.ts';
+export * from './direct-read.ts';

@@ -7,9 +7,14 @@ import type { SqliteDatabase, SqliteStatement } from 'kysely';
  * costs as much as running a small query), and JavaScript booleans are bound as 0/1, which
  * better-sqlite3 refuses and MariaDB accepts, so services write `true` on both.
  */
-export function cachingSqliteDatabase(raw: BetterSqlite, capacity = 500): SqliteDatabase {
+export function cachingSqliteDatabase(raw: BetterSqlite, capacity = 500): SqliteDatabase & { readNow(sql: string, params: readonly unknown[]): Record<string, unknown>[] | undefined } {
   const cache = new Map<string, SqliteStatement>();
   return {
+    /** A synchronous read of compiled SQL; undefined while a transaction is open on the connection. */
+    readNow(sql, params) {
+      if (raw.inTransaction) return undefined;
+      return this.prepare(sql).all(params) as Record<string, unknown>[];
+    },
     close: () => {
       cache.clear();
       raw.close();

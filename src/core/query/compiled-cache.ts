@@ -4,6 +4,7 @@ import { isTagField } from './ast.ts';
 import type { RestrictHook } from './compile-where.ts';
 import type { NormalizedInventoryDef } from './inventory.ts';
 import { toColumnValue } from './values.ts';
+import { directReader } from '../db/direct-read.ts';
 
 /**
  * Building and compiling a query with Kysely costs more than running it, and most API reads repeat a
@@ -87,6 +88,7 @@ export function compiledRunner(db: Kysely<any>, plan: ShapePlan, restrict: Restr
   if (!cache) caches.set(db, (cache = new Map()));
   const entry = key ? cache.get(key) : undefined;
   const params = key ? conditionParams(plan) : [];
+  const direct = directReader(db);
   const remember = (patch: CachedShape) => {
     if (!key) return;
     if (cache!.size >= MAX_SHAPES && !cache!.has(key)) cache!.delete(cache!.keys().next().value as string);
@@ -94,14 +96,17 @@ export function compiledRunner(db: Kysely<any>, plan: ShapePlan, restrict: Restr
   };
   return {
     async count(build) {
-      if (entry?.countSql) return (await db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(entry.countSql, params))).rows[0];
+      if (entry?.countSql) return (direct?.(entry.countSql, params) ?? (await db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(entry.countSql, params))).rows)[0];
       const compiled = build().compile();
       if (key && sameParams(compiled.parameters, params)) remember({ countSql: compiled.sql });
       return (await db.executeQuery<Record<string, unknown>>(compiled)).rows[0];
     },
     async page(build) {
       const tail = [plan.limit, plan.start];
-      if (entry?.pageSql) return (await db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(entry.pageSql, [...params, ...tail]))).rows;
+      if (entry?.pageSql) {
+        const all = [...params, ...tail];
+        return direct?.(entry.pageSql, all) ?? (await db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(entry.pageSql, all))).rows;
+      }
       const compiled = build().compile();
       if (key && sameParams(compiled.parameters, [...params, ...tail])) remember({ pageSql: compiled.sql });
       return (await db.executeQuery<Record<string, unknown>>(compiled)).rows;
