@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { openDatabase } from './database.ts';
+import { directReader } from './direct-read.ts';
+
+describe('direct SQLite reads', () => {
+  it('read compiled SQL synchronously, binding booleans, and decline inside an open transaction', async () => {
+    const d = await openDatabase('sqlite::memory:');
+    try {
+      await d.db.schema.createTable('t').addColumn('id', 'integer').addColumn('flag', 'boolean').execute();
+      await d.db.insertInto('t').values({ id: 1, flag: true }).execute();
+      const read = directReader(d.db)!;
+      expect(read('select id from t where flag = ?', [true])).toEqual([{ id: 1 }]);
+      let inside: unknown = 'not run';
+      await d.db.transaction().execute(async (trx) => {
+        await trx.insertInto('t').values({ id: 2, flag: false }).execute();
+        // another flow's uncommitted row must not be visible: the reader declines
+        inside = read('select id from t', []);
+      });
+      expect(inside).toBeUndefined();
+      expect(read('select id from t order by id', [])).toEqual([{ id: 1 }, { id: 2 }]);
+    } finally {
+      await d.close();
+    }
+  });
+
+  it('are not offered for MariaDB', async () => {
+    // only SQLite registers a reader; every other database goes through Kysely
+    const fake = {} as never;
+    expect(directReader(fake)).toBeUndefined();
+  });
+});
