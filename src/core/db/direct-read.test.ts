@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from './database.ts';
 import { directReader } from './direct-read.ts';
+import { freshTestDatabase, testDatabaseKinds } from './test-databases.ts';
 
 describe('direct SQLite reads', () => {
   it('read compiled SQL synchronously, binding booleans, and decline inside an open transaction', async () => {
@@ -23,9 +24,12 @@ describe('direct SQLite reads', () => {
     }
   });
 
-  it('are not offered for MariaDB', async () => {
-    // only SQLite registers a reader; every other database goes through Kysely
-    const fake = {} as never;
-    expect(directReader(fake)).toBeUndefined();
+  it.runIf(testDatabaseKinds().includes('mysql'))('are not offered for MariaDB, which goes through Kysely', async () => {
+    const t = await freshTestDatabase('mysql');
+    try {
+      expect(directReader(t.db)).toBeUndefined();
+    } finally {
+      await t.drop();
+    }
   });
 });
