@@ -30,6 +30,8 @@ export interface RestServerDeps {
   /** Default deadlines when neither the API nor `X-API-Timeout` gives one. */
   syncTimeoutMs?: number;
   asyncTimeoutMs?: number;
+  /** How long a stop waits for running api jobs (and their webhooks) before closing anyway. Default 10 s. */
+  drainTimeoutMs?: number;
   /** Extra routes (bus transport between nodes, console…) mounted on the same server. */
   extraRoutes?: (app: FastifyInstance) => void | Promise<void>;
 }
@@ -90,7 +92,12 @@ export async function buildRestServer(deps: RestServerDeps): Promise<FastifyInst
   if (deps.extraRoutes) await deps.extraRoutes(app);
 
   app.addHook('onClose', async () => {
-    await Promise.allSettled([...pendingWebhooks]);
+    // Let running jobs finish and record their results, but never hang a shutdown on a stuck one:
+    // what is still running after the drain is failed by whichever node starts next (takeover).
+    let timer: NodeJS.Timeout | undefined;
+    const drained = new Promise<void>((r) => { timer = setTimeout(r, deps.drainTimeoutMs ?? 10_000); timer.unref(); });
+    await Promise.race([Promise.allSettled([...pendingWebhooks]), drained]);
+    clearTimeout(timer);
   });
   return app;
 }
