@@ -16,5 +16,5 @@ export default tseslint.config(
     files: ['src/api/**', 'src/node/**', 'test/**', 'bench/**', 'src/cli/**'],
     rules: { 'no-restricted-imports': 'off' },
   },
-  { ignores: ['node_modules', 'dist', 'web/dist'] },
+  { ignores: ['node_modules', 'dist', 'web/dist', 'bench/tmp'] },
 );

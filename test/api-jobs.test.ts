@@ -5,8 +5,8 @@ import { ApiJobStore } from '../src/api/api-job-store.ts';
 import { testDatabaseKinds } from '../src/core/db/index.ts';
 import { newUuid } from '../src/core/util/uuid.ts';
 import { startTestNode, type TestNode } from './support/test-node.ts';
-import { gson, sdkPoll, sdkRequest } from './rest-sdk-wire.ts';
-import { zoneGate, type ZoneGate } from './rest-test-modules.ts';
+import { gson, sdkPoll, sdkRequest } from './support/rest-sdk-wire.ts';
+import { zoneGate, type ZoneGate } from './support/rest-test-modules.ts';
 
 /** A local HTTP server standing in for a caller's webhook; answers with `statuses` in turn, then 200. */
 interface HookServer {

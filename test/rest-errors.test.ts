@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabaseKinds } from '../src/core/db/index.ts';
 import { newUuid } from '../src/core/util/uuid.ts';
 import { sha512, startTestNode, type TestNode } from './support/test-node.ts';
-import { gson, sdkPoll, sdkRequest, type WireResponse } from './rest-sdk-wire.ts';
+import { gson, sdkPoll, sdkRequest, type WireResponse } from './support/rest-sdk-wire.ts';
 
 /**
  * Two kinds of failure on the wire, as ZStack's RestServer answers them: transport problems

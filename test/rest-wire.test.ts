@@ -3,8 +3,8 @@ import { apiCatalog } from '../src/api/catalog.ts';
 import { testDatabaseKinds } from '../src/core/db/index.ts';
 import { newUuid } from '../src/core/util/uuid.ts';
 import { sha512, startTestNode, type TestNode } from './support/test-node.ts';
-import { gson, okhttpQuery, sdkPoll, sdkRequest } from './rest-sdk-wire.ts';
-import { zoneGate, type ZoneGate } from './rest-test-modules.ts';
+import { gson, okhttpQuery, sdkPoll, sdkRequest } from './support/rest-sdk-wire.ts';
+import { zoneGate, type ZoneGate } from './support/rest-test-modules.ts';
 
 /**
  * The REST API as ZStack's Java SDK speaks it (reference/zstack-java-sdk-wire.md): every request

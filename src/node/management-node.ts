@@ -36,6 +36,8 @@ export interface ManagementNodeOptions {
   /** Extra service modules and plugins after the built-in ones. */
   modules?: readonly ServiceModule[];
   webhook?: WebhookOptions;
+  /** How long `stop()` waits for running api jobs before closing anyway (default 10 s). */
+  drainTimeoutMs?: number;
   /** Heartbeat period; a peer silent for 6 periods is fenced (ZStack: 5 s and (5+1)×5 s). */
   heartbeatMs?: number;
 }
@@ -126,6 +128,7 @@ export class ManagementNode {
       log,
       metrics,
       webhook: opts.webhook,
+      drainTimeoutMs: opts.drainTimeoutMs,
       classNameOf: (name) => ctx.inventories.find(name)?.className,
       authenticate: (sessionUuid) => bus.call<Caller>('identity', 'identity.Authenticate', { sessionUuid }),
       dispatch: (api, params, c) => runWithContext({ deadline: c.deadline, caller: c.caller, apiId: c.apiId }, () => {

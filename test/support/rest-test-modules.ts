@@ -1,6 +1,6 @@
-import { AfterZonePersisted, type CreateZoneCtx } from '../src/contracts/zone.ts';
-import type { FlowStep } from '../src/core/flow/index.ts';
-import type { ServiceModule } from '../src/core/node-context.ts';
+import { AfterZonePersisted, type CreateZoneCtx } from '../../src/contracts/zone.ts';
+import type { FlowStep } from '../../src/core/flow/index.ts';
+import type { ServiceModule } from '../../src/core/node-context.ts';
 
 /**
  * Test-only plugins that make a zone creation wait, so a test can observe a job while it runs:

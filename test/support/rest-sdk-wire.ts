@@ -1,6 +1,6 @@
 import { request } from 'node:http';
 import { gunzipSync } from 'node:zlib';
-import { newUuid } from '../src/core/util/uuid.ts';
+import { newUuid } from '../../src/core/util/uuid.ts';
 
 /**
  * Requests byte-for-byte as ZStack's Java SDK (OkHttp + Gson) sends them, per
