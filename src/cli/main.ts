@@ -11,9 +11,10 @@ program
   .option('--host <address>', 'address to listen on', '0.0.0.0')
   .option('--data-dir <dir>', 'data directory (SQLite database, logs)', process.env.STRATO_DATA_DIR ?? './data')
   .option('--db <url>', 'database URL: sqlite:<file> (default: <data-dir>/strato.db) or mysql://user@host:3306/strato')
-  .action(async (opts: { port: string; host: string; dataDir: string; db?: string }) => {
+  .option('--advertise-host <address>', 'the address other management nodes reach this one at (default: --host, or the first non-loopback IPv4 address)', process.env.STRATO_ADVERTISE_HOST)
+  .action(async (opts: { port: string; host: string; dataDir: string; db?: string; advertiseHost?: string }) => {
     const { serve } = await import('../node/serve.ts');
-    await serve({ port: Number(opts.port), host: opts.host, dataDir: opts.dataDir, dbUrl: opts.db });
+    await serve({ port: Number(opts.port), host: opts.host, dataDir: opts.dataDir, dbUrl: opts.db, advertiseHost: opts.advertiseHost });
   });
 
 program

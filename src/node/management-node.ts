@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { ApiJobStore, apiJobMigration } from '../api/api-job-store.ts';
@@ -29,7 +30,7 @@ export interface ManagementNodeOptions {
   dbUrl: string;
   port?: number;
   host?: string;
-  /** How peers reach this node (default: host, or 127.0.0.1 when listening on every address). */
+  /** How peers reach this node (default: host, or this machine's first non-loopback IPv4 address when listening on every address). */
   advertiseHost?: string;
   nodeUuid?: string;
   logger?: Logger;
@@ -142,7 +143,7 @@ export class ManagementNode {
     });
     await app.listen({ port: opts.port ?? 8080, host: opts.host ?? '0.0.0.0' });
     const port = (app.server.address() as AddressInfo).port;
-    const advertise = opts.advertiseHost ?? (opts.host && opts.host !== '0.0.0.0' ? opts.host : '127.0.0.1');
+    const advertise = opts.advertiseHost ?? (opts.host && opts.host !== '0.0.0.0' ? opts.host : firstExternalIPv4() ?? '127.0.0.1');
     const membership = new Membership(db, { uuid: nodeUuid, hostName: advertise, port });
 
     try {
@@ -209,4 +210,12 @@ export class ManagementNode {
     this.ctx.bus.close();
     await this.ctx.database.close();
   }
+}
+
+/** Peers on other machines must reach this node: a loopback address would only ever reach themselves. */
+function firstExternalIPv4(): string | undefined {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return undefined;
 }

@@ -4,10 +4,10 @@ import type { ServiceModule } from '../core/node-context.ts';
 import { ManagementNode } from './management-node.ts';
 
 /** `strato serve`: a management node on SQLite in the data directory unless `--db` says otherwise. */
-export async function serve(o: { port: number; host: string; dataDir: string; dbUrl?: string }): Promise<void> {
+export async function serve(o: { port: number; host: string; dataDir: string; dbUrl?: string; advertiseHost?: string }): Promise<void> {
   const dbUrl = o.dbUrl ?? `sqlite:${resolve(o.dataDir, 'strato.db')}`;
   const modules = await loadExtraModules(process.env.STRATO_EXTRA_MODULES);
-  const node = await ManagementNode.start({ dbUrl, port: o.port, host: o.host, modules });
+  const node = await ManagementNode.start({ dbUrl, port: o.port, host: o.host, advertiseHost: o.advertiseHost, modules });
   process.stdout.write(`Strato management node ${node.nodeUuid} is up.\n  API:     ${node.url}/zstack/v1/  (OpenAPI at ${node.url}/zstack/v1/openapi.json)\n  Metrics: ${node.url}/metrics\n  Log in:  npx strato cli LogInByAccount accountName=admin password=password\n`);
   const shutdown = async (signal: string) => {
     process.stdout.write(`\n${signal}: stopping…\n`);
