@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { AgentClient } from './agent/index.ts';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ApiDef } from './api/define-api.ts';
@@ -32,6 +33,8 @@ export interface NodeContext extends PluginContext {
   readonly apis: ApiRegistry;
   readonly log: Logger;
   readonly metrics: Registry;
+  /** The node side of the agent protocol: commands to hosts' and storages' agents. */
+  readonly agents: AgentClient;
 }
 
 /**
@@ -48,7 +51,7 @@ export interface ServiceModule extends Plugin<NodeContext> {
   readonly inventories?: readonly NormalizedInventoryDef[];
   readonly apis?: readonly ApiDef<any>[];
   start?(ctx: NodeContext): void | Promise<void>;
-  stop?(): void | Promise<void>;
+  stop?(ctx: NodeContext): void | Promise<void>;
 }
 
 declare module './flow/step.ts' {
@@ -57,5 +60,6 @@ declare module './flow/step.ts' {
     db?: Kysely<any>;
     bus?: Bus;
     tags?: TagStore;
+    agents?: AgentClient;
   }
 }

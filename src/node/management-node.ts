@@ -5,6 +5,7 @@ import pino, { type Logger } from 'pino';
 import { ApiJobStore, apiJobMigration } from '../api/api-job-store.ts';
 import { buildRestServer } from '../api/rest-server.ts';
 import type { WebhookOptions } from '../api/webhook.ts';
+import { AGENT_CALLBACK_PATH, AgentClient } from '../core/agent/index.ts';
 import { ApiRegistry } from '../core/api/api-registry.ts';
 import type { ApiDef } from '../core/api/define-api.ts';
 import { BUS_EVENTS_PATH, BUS_MESSAGES_PATH, Bus, HttpTransport, createBusHttpEndpoint, createLoggingInterceptor, runWithContext, type Caller } from '../core/bus/index.ts';
@@ -88,6 +89,7 @@ export class ManagementNode {
     const bus = new Bus({ nodeUuid, metrics, transport: new HttpTransport({ token }), logger: log.child({ component: 'bus' }) });
     const flows = new FlowRegistry();
     const tags = new TagStore(db);
+    const agents = new AgentClient();
     const ctx: NodeContext = {
       nodeUuid,
       database,
@@ -95,7 +97,7 @@ export class ManagementNode {
       bus,
       queues: new WorkQueues({ metrics, defaultMaxPending: 10_000 }),
       flows,
-      flowEngine: new FlowEngine({ registry: flows, db: database, nodeUuid, services: { db, bus, tags }, log: log.child({ component: 'flow' }) }),
+      flowEngine: new FlowEngine({ registry: flows, db: database, nodeUuid, services: { db, bus, tags, agents }, log: log.child({ component: 'flow' }) }),
       extensions: new ExtensionRegistry({ log: log.child({ component: 'extensions' }) }),
       cascade: new CascadeRegistry({ log: log.child({ component: 'cascade' }) }),
       systemTags: new SystemTagRegistry(),
@@ -105,6 +107,7 @@ export class ManagementNode {
       apis: new ApiRegistry(),
       log,
       metrics,
+      agents,
     };
     for (const m of modules) {
       for (const inv of m.inventories ?? []) ctx.inventories.register(inv);
@@ -139,12 +142,15 @@ export class ManagementNode {
       extraRoutes: (a) => {
         a.post(BUS_MESSAGES_PATH, (req) => endpoint.handleMessage(req.body, req.headers));
         a.post(BUS_EVENTS_PATH, (req) => endpoint.handleEvent(req.body, req.headers));
+        // Results of asynchronous agent commands (ZStack's RESTFacade callback).
+        a.post(AGENT_CALLBACK_PATH, async (req, reply) => reply.code(agents.handleCallback(req.headers, req.body)).send({}));
       },
     });
     await app.listen({ port: opts.port ?? 8080, host: opts.host ?? '0.0.0.0' });
     const port = (app.server.address() as AddressInfo).port;
     const advertise = opts.advertiseHost ?? (opts.host && opts.host !== '0.0.0.0' ? opts.host : firstExternalIPv4() ?? '127.0.0.1');
     const membership = new Membership(db, { uuid: nodeUuid, hostName: advertise, port });
+    agents.setCallbackUrl(`http://${advertise}:${port}${AGENT_CALLBACK_PATH}`);
 
     try {
       const previousLives = await membership.join();
@@ -193,7 +199,7 @@ export class ManagementNode {
       owns: (e) => !alive.has(e.nodeUuid) && bus.isOwnedHere(e.resourceUuid ?? e.id),
       claimAs: this.nodeUuid,
       skipIds: flowEngine.inFlight,
-      services: { db, bus, tags: this.ctx.tags },
+      services: { db, bus, tags: this.ctx.tags, agents: this.ctx.agents },
       log: log.child({ component: 'flow-recovery' }),
     });
     for (const r of reports) log.warn({ flow: r.flowId, chain: r.chainName, resource: r.resourceUuid, state: r.state, rolledBack: r.rolledBack }, 'rolled back a flow interrupted by a node failure');
@@ -205,7 +211,8 @@ export class ManagementNode {
   async stop(): Promise<void> {
     this.stopTasks();
     await this.app.close();
-    for (const m of [...this.modules].reverse()) await m.stop?.();
+    for (const m of [...this.modules].reverse()) await m.stop?.(this.ctx);
+    this.ctx.agents.close();
     await this.membership.leave().catch(() => undefined);
     this.ctx.bus.close();
     await this.ctx.database.close();
