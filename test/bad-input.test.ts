@@ -15,6 +15,8 @@ interface Fixtures {
   userTag: string;
   systemTag: string;
   session: string;
+  instanceOffering: string;
+  diskOffering: string;
 }
 
 /**
@@ -46,6 +48,16 @@ const VALID: Record<string, (f: Fixtures) => Record<string, unknown>> = {
   QueryUserTag: () => ({ limit: 10 }),
   UpdateGlobalConfig: () => ({ category: 'identity', name: 'session.timeout', value: '3600' }),
   QueryGlobalConfig: () => ({ limit: 10 }),
+  CreateInstanceOffering: () => ({ name: 'bad-input-io', cpuNum: 1, memorySize: 1073741824, allocatorStrategy: 'DefaultHostAllocatorStrategy', sortKey: 0 }),
+  UpdateInstanceOffering: (f) => ({ uuid: f.instanceOffering, name: 'renamed' }),
+  ChangeInstanceOfferingState: (f) => ({ uuid: f.instanceOffering, stateEvent: 'disable' }),
+  DeleteInstanceOffering: (f) => ({ uuid: f.instanceOffering }),
+  QueryInstanceOffering: () => ({ limit: 10 }),
+  CreateDiskOffering: () => ({ name: 'bad-input-do', diskSize: 1073741824, sortKey: 0 }),
+  UpdateDiskOffering: (f) => ({ uuid: f.diskOffering, name: 'renamed' }),
+  ChangeDiskOfferingState: (f) => ({ uuid: f.diskOffering, stateEvent: 'disable' }),
+  DeleteDiskOffering: (f) => ({ uuid: f.diskOffering }),
+  QueryDiskOffering: () => ({ limit: 10 }),
 };
 
 /** What an unknown (well-formed) uuid in a uuid parameter is answered with. */
@@ -62,6 +74,12 @@ const UNKNOWN_UUID: Record<string, 'not-found' | 'invalid-session' | 'idempotent
   CreateSystemTag: 'not-found',
   UpdateSystemTag: 'not-found',
   DeleteTag: 'idempotent-ok',
+  UpdateInstanceOffering: 'not-found',
+  ChangeInstanceOfferingState: 'not-found',
+  DeleteInstanceOffering: 'idempotent-ok',
+  UpdateDiskOffering: 'not-found',
+  ChangeDiskOfferingState: 'not-found',
+  DeleteDiskOffering: 'idempotent-ok',
 };
 
 const colourTags: ServiceModule = {
@@ -107,7 +125,9 @@ describe.each(testDatabaseKinds())('bad input on every API of the catalog on %s'
     const userTag = await c.call('POST', '/user-tags', { params: { resourceType: 'ZoneVO', resourceUuid: zone.uuid, tag: 'existing' } });
     const systemTag = await c.call('POST', '/system-tags', { params: { resourceType: 'ZoneVO', resourceUuid: zone.uuid, tag: 'colour::red' } });
     const other = await t.login();
-    f = { zone: zone.uuid, cluster: cluster.uuid, userTag: userTag.inventory.uuid, systemTag: systemTag.inventory.uuid, session: other.session };
+    const instanceOffering = await c.call('POST', '/instance-offerings', { params: { name: 'bad-input-io', cpuNum: 1, memorySize: 1073741824 } });
+    const diskOffering = await c.call('POST', '/disk-offerings', { params: { name: 'bad-input-do', diskSize: 1073741824 } });
+    f = { zone: zone.uuid, cluster: cluster.uuid, userTag: userTag.inventory.uuid, systemTag: systemTag.inventory.uuid, session: other.session, instanceOffering: instanceOffering.inventory.uuid, diskOffering: diskOffering.inventory.uuid };
   });
   afterAll(async () => t?.stop());
 

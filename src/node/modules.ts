@@ -2,9 +2,10 @@ import type { ServiceModule } from '../core/node-context.ts';
 import { clusterService } from '../services/cluster/index.ts';
 import { globalConfigService } from '../services/global-config/index.ts';
 import { identityService } from '../services/identity/index.ts';
+import { offeringService } from '../services/offering/index.ts';
 import { queryService } from '../services/query/index.ts';
 import { tagService } from '../services/tag/index.ts';
 import { zoneService } from '../services/zone/index.ts';
 
 /** The services a management node loads, in order; plugins follow them. */
-export const builtinModules: readonly ServiceModule[] = [globalConfigService, tagService, identityService, queryService, zoneService, clusterService];
+export const builtinModules: readonly ServiceModule[] = [globalConfigService, tagService, identityService, queryService, zoneService, clusterService, offeringService];
