@@ -17,6 +17,8 @@ interface Fixtures {
   session: string;
   instanceOffering: string;
   diskOffering: string;
+  simulatorCluster: string;
+  host: string;
 }
 
 /**
@@ -48,6 +50,13 @@ const VALID: Record<string, (f: Fixtures) => Record<string, unknown>> = {
   QueryUserTag: () => ({ limit: 10 }),
   UpdateGlobalConfig: () => ({ category: 'identity', name: 'session.timeout', value: '3600' }),
   QueryGlobalConfig: () => ({ limit: 10 }),
+  AddSimulatorHost: (f) => ({ name: 'bad-input-new-host', managementIp: '10.250.0.2', clusterUuid: f.simulatorCluster, cpuCapacity: 8, memoryCapacity: 8 * 1024 ** 3 }),
+  AddKVMHost: (f) => ({ name: 'bad-input-kvm-host', managementIp: '10.250.0.3', clusterUuid: f.cluster, username: 'root', password: 'password', sshPort: 22 }),
+  UpdateHost: (f) => ({ uuid: f.host, name: 'renamed' }),
+  ChangeHostState: (f) => ({ uuid: f.host, stateEvent: 'disable' }),
+  ReconnectHost: (f) => ({ uuid: f.host }),
+  DeleteHost: (f) => ({ uuid: f.host }),
+  QueryHost: () => ({ limit: 10 }),
   CreateInstanceOffering: () => ({ name: 'bad-input-io', cpuNum: 1, memorySize: 1073741824, allocatorStrategy: 'DefaultHostAllocatorStrategy', sortKey: 0 }),
   UpdateInstanceOffering: (f) => ({ uuid: f.instanceOffering, name: 'renamed' }),
   ChangeInstanceOfferingState: (f) => ({ uuid: f.instanceOffering, stateEvent: 'disable' }),
@@ -74,6 +83,12 @@ const UNKNOWN_UUID: Record<string, 'not-found' | 'invalid-session' | 'idempotent
   CreateSystemTag: 'not-found',
   UpdateSystemTag: 'not-found',
   DeleteTag: 'idempotent-ok',
+  AddSimulatorHost: 'not-found',
+  AddKVMHost: 'not-found',
+  UpdateHost: 'not-found',
+  ChangeHostState: 'not-found',
+  ReconnectHost: 'not-found',
+  DeleteHost: 'idempotent-ok',
   UpdateInstanceOffering: 'not-found',
   ChangeInstanceOfferingState: 'not-found',
   DeleteInstanceOffering: 'idempotent-ok',
@@ -122,12 +137,14 @@ describe.each(testDatabaseKinds())('bad input on every API of the catalog on %s'
     c = await t.login();
     const zone = await createZone(c, 'bad-input-zone');
     const cluster = await createCluster(c, zone.uuid, 'bad-input-cluster');
+    const simulatorCluster = await createCluster(c, zone.uuid, 'bad-input-simulator-cluster', { hypervisorType: 'Simulator' });
+    const host = await c.call('POST', '/hosts/simulators', { params: { name: 'bad-input-host', managementIp: '10.250.0.1', clusterUuid: simulatorCluster.uuid, cpuCapacity: 8, memoryCapacity: 8 * 1024 ** 3 } });
     const userTag = await c.call('POST', '/user-tags', { params: { resourceType: 'ZoneVO', resourceUuid: zone.uuid, tag: 'existing' } });
     const systemTag = await c.call('POST', '/system-tags', { params: { resourceType: 'ZoneVO', resourceUuid: zone.uuid, tag: 'colour::red' } });
     const other = await t.login();
     const instanceOffering = await c.call('POST', '/instance-offerings', { params: { name: 'bad-input-io', cpuNum: 1, memorySize: 1073741824 } });
     const diskOffering = await c.call('POST', '/disk-offerings', { params: { name: 'bad-input-do', diskSize: 1073741824 } });
-    f = { zone: zone.uuid, cluster: cluster.uuid, userTag: userTag.inventory.uuid, systemTag: systemTag.inventory.uuid, session: other.session, instanceOffering: instanceOffering.inventory.uuid, diskOffering: diskOffering.inventory.uuid };
+    f = { zone: zone.uuid, cluster: cluster.uuid, userTag: userTag.inventory.uuid, systemTag: systemTag.inventory.uuid, session: other.session, instanceOffering: instanceOffering.inventory.uuid, diskOffering: diskOffering.inventory.uuid, simulatorCluster: simulatorCluster.uuid, host: host.inventory.uuid };
   });
   afterAll(async () => t?.stop());
 

@@ -1,7 +1,11 @@
 import type { ApiDef } from '../core/api/define-api.ts';
+import { simulatorBackupStorageApis } from '../plugins/simulator-backup-storage/apis.ts';
+import { backupStorageApis } from '../services/backup-storage/apis.ts';
 import { clusterApis } from '../services/cluster/apis.ts';
 import { globalConfigApis } from '../services/global-config/apis.ts';
+import { hostApis } from '../services/host/apis.ts';
 import { identityApis } from '../services/identity/apis.ts';
+import { imageApis } from '../services/image/apis.ts';
 import { offeringApis } from '../services/offering/apis.ts';
 import { queryApis } from '../services/query/apis.ts';
 import { tagApis } from '../services/tag/apis.ts';
@@ -11,4 +15,4 @@ import { zoneApis } from '../services/zone/apis.ts';
  * Every API definition, as pure data (schemas, paths, names) without handlers: what the CLI and the
  * OpenAPI generator read. The node registers the same definitions through each service module.
  */
-export const apiCatalog: readonly ApiDef[] = [...identityApis, ...queryApis, ...zoneApis, ...clusterApis, ...tagApis, ...globalConfigApis, ...offeringApis] as ApiDef[];
+export const apiCatalog: readonly ApiDef[] = [...identityApis, ...queryApis, ...zoneApis, ...clusterApis, ...tagApis, ...globalConfigApis, ...offeringApis, ...backupStorageApis, ...simulatorBackupStorageApis, ...imageApis, ...hostApis] as ApiDef[];

@@ -1,11 +1,16 @@
 import type { ServiceModule } from '../core/node-context.ts';
+import { backupStorageService } from '../services/backup-storage/index.ts';
 import { clusterService } from '../services/cluster/index.ts';
 import { globalConfigService } from '../services/global-config/index.ts';
+import { hostService } from '../services/host/index.ts';
+import { simulatorPlugin } from '../plugins/simulator/index.ts';
 import { identityService } from '../services/identity/index.ts';
+import { imageService } from '../services/image/index.ts';
+import { simulatorBackupStoragePlugin } from '../plugins/simulator-backup-storage/index.ts';
 import { offeringService } from '../services/offering/index.ts';
 import { queryService } from '../services/query/index.ts';
 import { tagService } from '../services/tag/index.ts';
 import { zoneService } from '../services/zone/index.ts';
 
 /** The services a management node loads, in order; plugins follow them. */
-export const builtinModules: readonly ServiceModule[] = [globalConfigService, tagService, identityService, queryService, zoneService, clusterService, offeringService];
+export const builtinModules: readonly ServiceModule[] = [globalConfigService, tagService, identityService, queryService, zoneService, clusterService, offeringService, backupStorageService, imageService, simulatorBackupStoragePlugin, hostService, simulatorPlugin];
