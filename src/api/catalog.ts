@@ -10,9 +10,12 @@ import { offeringApis } from '../services/offering/apis.ts';
 import { queryApis } from '../services/query/apis.ts';
 import { tagApis } from '../services/tag/apis.ts';
 import { zoneApis } from '../services/zone/apis.ts';
+import { l2NetworkApis } from '../services/l2-network/apis.ts';
+import { l3NetworkApis } from '../services/l3-network/apis.ts';
+import { networkServiceApis } from '../services/network-service/apis.ts';
 
 /**
  * Every API definition, as pure data (schemas, paths, names) without handlers: what the CLI and the
  * OpenAPI generator read. The node registers the same definitions through each service module.
  */
-export const apiCatalog: readonly ApiDef[] = [...identityApis, ...queryApis, ...zoneApis, ...clusterApis, ...tagApis, ...globalConfigApis, ...offeringApis, ...backupStorageApis, ...simulatorBackupStorageApis, ...imageApis, ...hostApis] as ApiDef[];
+export const apiCatalog: readonly ApiDef[] = [...identityApis, ...queryApis, ...zoneApis, ...clusterApis, ...tagApis, ...globalConfigApis, ...offeringApis, ...backupStorageApis, ...simulatorBackupStorageApis, ...imageApis, ...hostApis, ...l2NetworkApis, ...l3NetworkApis, ...networkServiceApis] as ApiDef[];

@@ -11,6 +11,9 @@ import { offeringService } from '../services/offering/index.ts';
 import { queryService } from '../services/query/index.ts';
 import { tagService } from '../services/tag/index.ts';
 import { zoneService } from '../services/zone/index.ts';
+import { l2NetworkService } from '../services/l2-network/index.ts';
+import { l3NetworkService } from '../services/l3-network/index.ts';
+import { networkServiceService } from '../services/network-service/index.ts';
 
 /** The services a management node loads, in order; plugins follow them. */
-export const builtinModules: readonly ServiceModule[] = [globalConfigService, tagService, identityService, queryService, zoneService, clusterService, offeringService, backupStorageService, imageService, simulatorBackupStoragePlugin, hostService, simulatorPlugin];
+export const builtinModules: readonly ServiceModule[] = [globalConfigService, tagService, identityService, queryService, zoneService, clusterService, l2NetworkService, l3NetworkService, networkServiceService, offeringService, backupStorageService, imageService, simulatorBackupStoragePlugin, hostService, simulatorPlugin];

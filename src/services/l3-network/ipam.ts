@@ -1,0 +1,120 @@
+import { sql, type Kysely } from 'kysely';
+import { L3Errors, type AllocateIpRequest, type UsedIpView } from '../../contracts/network.ts';
+import { StratoError, SysErrors } from '../../core/errors/index.ts';
+import { rowToInventory } from '../../core/query/inventory.ts';
+import { newUuid } from '../../core/util/uuid.ts';
+import { ipToLong, isIpv4, longToIp } from './ipv4.ts';
+import { UsedIpInventory } from './schema.ts';
+import { isUniqueViolation } from './unique-violation.ts';
+
+/**
+ * The IPAM: an address is allocated by INSERTing its `used_ip` row; UNIQUE (l3NetworkUuid,
+ * ipInLong) refuses the second of two concurrent allocations of one address (on any node), and the
+ * loser simply picks again. No lock, no queue: released rows are deleted, so their addresses are free
+ * again at once. Candidates come from SQL over the index (the lowest gap), never from a table scan
+ * in memory.
+ */
+export interface IpRangeRow {
+  uuid: string;
+  l3NetworkUuid: string;
+  startIpInLong: number;
+  endIpInLong: number;
+  netmask: string;
+  gateway: string;
+}
+
+const MAX_ATTEMPTS = 64;
+
+export async function rangesOf(db: Kysely<any>, l3NetworkUuid: string, ipRangeUuid?: string): Promise<IpRangeRow[]> {
+  let q = db.selectFrom('ip_range').select(['uuid', 'l3NetworkUuid', 'startIpInLong', 'endIpInLong', 'netmask', 'gateway']).where('l3NetworkUuid', '=', l3NetworkUuid);
+  if (ipRangeUuid) q = q.where('uuid', '=', ipRangeUuid);
+  const rows = await q.orderBy('startIpInLong').execute();
+  return rows.map((r) => ({ ...(r as IpRangeRow), startIpInLong: Number(r.startIpInLong), endIpInLong: Number(r.endIpInLong) }));
+}
+
+/** The lowest unused address of the range at or above `from`, or undefined. Two indexed queries. */
+export async function lowestFreeFrom(db: Kysely<any>, range: IpRangeRow, from: number): Promise<number | undefined> {
+  if (from > range.endIpInLong) return undefined;
+  const taken = await db.selectFrom('used_ip').select('ipInLong').where('l3NetworkUuid', '=', range.l3NetworkUuid).where('ipInLong', '=', from).executeTakeFirst();
+  if (!taken) return from;
+  // `from` is used: the answer is one past the end of the run of used addresses that starts there.
+  const r = await sql<{ m: number | string | null }>`
+    SELECT MIN(u.ipInLong) AS m FROM used_ip u
+    WHERE u.l3NetworkUuid = ${range.l3NetworkUuid} AND u.ipInLong >= ${from} AND u.ipInLong <= ${range.endIpInLong}
+      AND NOT EXISTS (SELECT 1 FROM used_ip u2 WHERE u2.l3NetworkUuid = u.l3NetworkUuid AND u2.ipInLong = u.ipInLong + 1)`.execute(db);
+  const m = r.rows[0]?.m;
+  if (m === null || m === undefined) return undefined;
+  const next = Number(m) + 1;
+  return next <= range.endIpInLong ? next : undefined;
+}
+
+async function pick(db: Kysely<any>, ranges: IpRangeRow[], strategy: AllocateIpRequest['allocatorStrategy'], attempt: number): Promise<{ range: IpRangeRow; ip: number } | undefined> {
+  const random = strategy === 'RandomIpAllocatorStrategy';
+  const order = random ? [...ranges].sort(() => Math.random() - 0.5) : ranges;
+  for (const range of order) {
+    const size = range.endIpInLong - range.startIpInLong + 1;
+    let ip: number | undefined;
+    if (random) ip = await lowestFreeFrom(db, range, range.startIpInLong + Math.floor(Math.random() * size));
+    else if (attempt > 0) {
+      // Lost a race for the lowest free address: spread the retries over the next few so that
+      // concurrent allocators stop colliding, while still filling the range from the bottom.
+      ip = await lowestFreeFrom(db, range, range.startIpInLong);
+      if (ip !== undefined) ip = (await lowestFreeFrom(db, range, ip + Math.floor(Math.random() * Math.min(2 ** attempt, 256)))) ?? ip;
+    }
+    ip ??= await lowestFreeFrom(db, range, range.startIpInLong);
+    if (ip !== undefined) return { range, ip };
+  }
+  return undefined;
+}
+
+async function insertUsedIp(db: Kysely<any>, range: IpRangeRow, ip: number, req: AllocateIpRequest): Promise<UsedIpView> {
+  const now = Date.now();
+  const row = {
+    uuid: newUuid(), ipRangeUuid: range.uuid, l3NetworkUuid: range.l3NetworkUuid, ipVersion: 4, ip: longToIp(ip), netmask: range.netmask, gateway: range.gateway,
+    usedFor: req.usedFor ?? null, metaData: req.metaData ?? null, ipInLong: ip, vmNicUuid: req.vmNicUuid ?? null, createDate: now, lastOpDate: now,
+  };
+  await db.insertInto('used_ip').values(row).execute();
+  return rowToInventory(UsedIpInventory, row) as unknown as UsedIpView;
+}
+
+export async function allocateIp(db: Kysely<any>, req: AllocateIpRequest): Promise<UsedIpView> {
+  const ranges = await rangesOf(db, req.l3NetworkUuid, req.ipRangeUuid);
+  if (req.requiredIp !== undefined) {
+    if (!isIpv4(req.requiredIp)) throw new StratoError(SysErrors.INVALID_ARGUMENT_ERROR, `[${req.requiredIp}] is not an IPv4 address`);
+    const ip = ipToLong(req.requiredIp);
+    const range = ranges.find((r) => r.startIpInLong <= ip && ip <= r.endIpInLong);
+    if (!range) throw new StratoError(L3Errors.ALLOCATE_IP_ERROR, `the IP ${req.requiredIp} is in no IP range of the L3 network ${req.l3NetworkUuid}`);
+    try {
+      return await insertUsedIp(db, range, ip, req);
+    } catch (e) {
+      if (isUniqueViolation(e)) throw new StratoError(L3Errors.ALLOCATE_IP_ERROR, `the IP ${req.requiredIp} is already used on the L3 network ${req.l3NetworkUuid}`);
+      throw e;
+    }
+  }
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const choice = await pick(db, ranges, req.allocatorStrategy, attempt);
+    if (!choice) throw new StratoError(L3Errors.ALLOCATE_IP_ERROR, `no free IP on the L3 network ${req.l3NetworkUuid}${req.ipRangeUuid ? ` in the IP range ${req.ipRangeUuid}` : ''}`);
+    try {
+      return await insertUsedIp(db, choice.range, choice.ip, req);
+    } catch (e) {
+      if (!isUniqueViolation(e)) throw e;
+    }
+  }
+  throw new StratoError(L3Errors.ALLOCATE_IP_ERROR, `could not allocate an IP on the L3 network ${req.l3NetworkUuid} after ${MAX_ATTEMPTS} concurrent attempts`);
+}
+
+/** Up to `limit` free addresses of the ranges, in order, from `start` (ZStack's GetFreeIp). */
+export async function freeIps(db: Kysely<any>, ranges: IpRangeRow[], start: number | undefined, limit: number): Promise<Array<{ ipRangeUuid: string; ip: string; netmask: string; gateway: string }>> {
+  const out: Array<{ ipRangeUuid: string; ip: string; netmask: string; gateway: string }> = [];
+  for (const range of ranges) {
+    let from = Math.max(range.startIpInLong, start ?? 0);
+    while (out.length < limit && from <= range.endIpInLong) {
+      const until = Math.min(range.endIpInLong, from + (limit - out.length) * 4 + 256);
+      const used = new Set((await db.selectFrom('used_ip').select('ipInLong').where('l3NetworkUuid', '=', range.l3NetworkUuid).where('ipInLong', '>=', from).where('ipInLong', '<=', until).execute()).map((r) => Number(r.ipInLong)));
+      for (let ip = from; ip <= until && out.length < limit; ip++) if (!used.has(ip)) out.push({ ipRangeUuid: range.uuid, ip: longToIp(ip), netmask: range.netmask, gateway: range.gateway });
+      from = until + 1;
+    }
+    if (out.length >= limit) break;
+  }
+  return out;
+}
