@@ -19,6 +19,12 @@ interface Fixtures {
   diskOffering: string;
   simulatorCluster: string;
   host: string;
+  l2Network: string;
+  vxlanPool: string;
+  vniRange: string;
+  l3Network: string;
+  ipRange: string;
+  networkServiceProvider: string;
 }
 
 /**
@@ -67,6 +73,40 @@ const VALID: Record<string, (f: Fixtures) => Record<string, unknown>> = {
   ChangeDiskOfferingState: (f) => ({ uuid: f.diskOffering, stateEvent: 'disable' }),
   DeleteDiskOffering: (f) => ({ uuid: f.diskOffering }),
   QueryDiskOffering: () => ({ limit: 10 }),
+  CreateL2NoVlanNetwork: (f) => ({ name: 'bad-input-l2', zoneUuid: f.zone, physicalInterface: 'eth0', vSwitchType: 'LinuxBridge' }),
+  CreateL2VlanNetwork: (f) => ({ name: 'bad-input-vlan', zoneUuid: f.zone, physicalInterface: 'eth0', vlan: 100 }),
+  CreateL2VxlanNetworkPool: (f) => ({ name: 'bad-input-pool', zoneUuid: f.zone }),
+  CreateL2VxlanNetwork: (f) => ({ name: 'bad-input-vxlan', poolUuid: f.vxlanPool, vni: 10 }),
+  CreateVniRange: (f) => ({ l2NetworkUuid: f.vxlanPool, name: 'bad-input-vni', startVni: 500, endVni: 600 }),
+  DeleteVniRange: (f) => ({ uuid: f.vniRange }),
+  UpdateL2Network: (f) => ({ uuid: f.l2Network, name: 'renamed' }),
+  DeleteL2Network: (f) => ({ uuid: f.l2Network }),
+  AttachL2NetworkToCluster: (f) => ({ l2NetworkUuid: f.l2Network, clusterUuid: f.cluster }),
+  DetachL2NetworkFromCluster: (f) => ({ l2NetworkUuid: f.l2Network, clusterUuid: f.cluster }),
+  QueryL2Network: () => ({ limit: 10 }),
+  QueryL2VlanNetwork: () => ({ limit: 10 }),
+  QueryL2VxlanNetwork: () => ({ limit: 10 }),
+  QueryL2VxlanNetworkPool: () => ({ limit: 10 }),
+  QueryVniRange: () => ({ limit: 10 }),
+  CreateL3Network: (f) => ({ name: 'bad-input-l3', l2NetworkUuid: f.l2Network, category: 'Private', system: false }),
+  UpdateL3Network: (f) => ({ uuid: f.l3Network, name: 'renamed' }),
+  ChangeL3NetworkState: (f) => ({ uuid: f.l3Network, stateEvent: 'disable' }),
+  DeleteL3Network: (f) => ({ uuid: f.l3Network }),
+  AddIpRange: (f) => ({ l3NetworkUuid: f.l3Network, name: 'r2', startIp: '10.99.0.100', endIp: '10.99.0.110', netmask: '255.255.255.0', gateway: '10.99.0.1' }),
+  AddIpRangeByNetworkCidr: (f) => ({ l3NetworkUuid: f.l3Network, name: 'r3', networkCidr: '10.98.0.0/24' }),
+  DeleteIpRange: (f) => ({ uuid: f.ipRange }),
+  AddDnsToL3Network: (f) => ({ l3NetworkUuid: f.l3Network, dns: '8.8.8.8' }),
+  RemoveDnsFromL3Network: (f) => ({ l3NetworkUuid: f.l3Network, dns: '8.8.4.4' }),
+  GetFreeIpOfL3Network: (f) => ({ l3NetworkUuid: f.l3Network, ipRangeUuid: f.ipRange, limit: 5 }),
+  CheckIpAvailability: (f) => ({ l3NetworkUuid: f.l3Network, ip: '10.99.0.20', ipRangeCheck: true }),
+  QueryL3Network: () => ({ limit: 10 }),
+  QueryIpRange: () => ({ limit: 10 }),
+  QueryIpAddress: () => ({ limit: 10 }),
+  AttachNetworkServiceToL3Network: (f) => ({ l3NetworkUuid: f.l3Network, networkServices: { [f.networkServiceProvider]: ['DHCP'] } }),
+  DetachNetworkServiceFromL3Network: (f) => ({ l3NetworkUuid: f.l3Network, service: 'DHCP' }),
+  GetNetworkServiceTypes: () => ({}),
+  QueryNetworkServiceProvider: () => ({ limit: 10 }),
+  QueryNetworkServiceL3NetworkRef: () => ({ limit: 10 }),
 };
 
 /** What an unknown (well-formed) uuid in a uuid parameter is answered with. */
@@ -95,6 +135,29 @@ const UNKNOWN_UUID: Record<string, 'not-found' | 'invalid-session' | 'idempotent
   UpdateDiskOffering: 'not-found',
   ChangeDiskOfferingState: 'not-found',
   DeleteDiskOffering: 'idempotent-ok',
+  CreateL2NoVlanNetwork: 'not-found',
+  CreateL2VlanNetwork: 'not-found',
+  CreateL2VxlanNetworkPool: 'not-found',
+  CreateL2VxlanNetwork: 'not-found',
+  CreateVniRange: 'not-found',
+  DeleteVniRange: 'idempotent-ok',
+  UpdateL2Network: 'not-found',
+  DeleteL2Network: 'idempotent-ok',
+  AttachL2NetworkToCluster: 'not-found',
+  DetachL2NetworkFromCluster: 'not-found',
+  CreateL3Network: 'not-found',
+  UpdateL3Network: 'not-found',
+  ChangeL3NetworkState: 'not-found',
+  DeleteL3Network: 'idempotent-ok',
+  AddIpRange: 'not-found',
+  AddIpRangeByNetworkCidr: 'not-found',
+  DeleteIpRange: 'idempotent-ok',
+  AddDnsToL3Network: 'not-found',
+  RemoveDnsFromL3Network: 'not-found',
+  GetFreeIpOfL3Network: 'not-found',
+  CheckIpAvailability: 'not-found',
+  AttachNetworkServiceToL3Network: 'not-found',
+  DetachNetworkServiceFromL3Network: 'not-found',
 };
 
 const colourTags: ServiceModule = {
@@ -103,6 +166,9 @@ const colourTags: ServiceModule = {
     ctx.systemTags.define({ pattern: 'colour::{colour}', resourceType: 'ZoneVO' });
   },
 };
+
+/** The network services' tables: a refused request changes none of them. */
+const NETWORK_TABLES = ['l2_network', 'vni_range', 'l2_network_cluster_ref', 'l3_network', 'ip_range', 'used_ip', 'l3_network_dns', 'network_service_l3_ref'];
 
 const isQueryApi = (api: ApiDef) => api.query !== undefined;
 
@@ -114,7 +180,7 @@ describe.each(testDatabaseKinds())('bad input on every API of the catalog on %s'
 
   /** Everything a refused request must leave untouched. */
   async function snapshot() {
-    return { rows: await countRows(db(), [...COUNTED_TABLES, 'session', 'account']), config: await configValues(db()), zone: await db().selectFrom('zone').selectAll().where('uuid', '=', f.zone).executeTakeFirst(), cluster: await db().selectFrom('cluster').selectAll().where('uuid', '=', f.cluster).executeTakeFirst(), systemTag: await db().selectFrom('system_tag').select(['tag']).where('uuid', '=', f.systemTag).executeTakeFirst() };
+    return { rows: await countRows(db(), [...COUNTED_TABLES, 'session', 'account', ...NETWORK_TABLES]), config: await configValues(db()), zone: await db().selectFrom('zone').selectAll().where('uuid', '=', f.zone).executeTakeFirst(), cluster: await db().selectFrom('cluster').selectAll().where('uuid', '=', f.cluster).executeTakeFirst(), systemTag: await db().selectFrom('system_tag').select(['tag']).where('uuid', '=', f.systemTag).executeTakeFirst() };
   }
 
   const send = (r: CatalogRequest) => c.send(r.method, r.path, r.body);
@@ -144,7 +210,14 @@ describe.each(testDatabaseKinds())('bad input on every API of the catalog on %s'
     const other = await t.login();
     const instanceOffering = await c.call('POST', '/instance-offerings', { params: { name: 'bad-input-io', cpuNum: 1, memorySize: 1073741824 } });
     const diskOffering = await c.call('POST', '/disk-offerings', { params: { name: 'bad-input-do', diskSize: 1073741824 } });
-    f = { zone: zone.uuid, cluster: cluster.uuid, userTag: userTag.inventory.uuid, systemTag: systemTag.inventory.uuid, session: other.session, instanceOffering: instanceOffering.inventory.uuid, diskOffering: diskOffering.inventory.uuid, simulatorCluster: simulatorCluster.uuid, host: host.inventory.uuid };
+    const l2 = await c.call('POST', '/l2-networks/no-vlan', { params: { name: 'bad-input-l2', zoneUuid: zone.uuid, physicalInterface: 'eth0' } });
+    const pool = await c.call('POST', '/l2-networks/vxlan-pool', { params: { name: 'bad-input-pool', zoneUuid: zone.uuid } });
+    const vniRange = await c.call('POST', `/l2-networks/vxlan-pool/${pool.inventory.uuid}/vni-ranges`, { params: { name: 'vr', startVni: 1, endVni: 100 } });
+    const l3 = await c.call('POST', '/l3-networks', { params: { name: 'bad-input-l3', l2NetworkUuid: l2.inventory.uuid } });
+    const ipRange = await c.call('POST', `/l3-networks/${l3.inventory.uuid}/ip-ranges`, { params: { name: 'r1', startIp: '10.99.0.10', endIp: '10.99.0.50', netmask: '255.255.255.0', gateway: '10.99.0.1' } });
+    await c.call('POST', `/l3-networks/${l3.inventory.uuid}/dns`, { params: { dns: '8.8.4.4' } });
+    const providers = await c.call('GET', `/network-services/providers?q=type=Flat`);
+    f = { l2Network: l2.inventory.uuid, vxlanPool: pool.inventory.uuid, vniRange: vniRange.inventory.uuid, l3Network: l3.inventory.uuid, ipRange: ipRange.inventory.uuid, networkServiceProvider: providers.inventories[0].uuid, zone: zone.uuid, cluster: cluster.uuid, userTag: userTag.inventory.uuid, systemTag: systemTag.inventory.uuid, session: other.session, instanceOffering: instanceOffering.inventory.uuid, diskOffering: diskOffering.inventory.uuid, simulatorCluster: simulatorCluster.uuid, host: host.inventory.uuid };
   });
   afterAll(async () => t?.stop());
 

@@ -11,6 +11,8 @@ export const checkL2Parent: FlowStep<CreateL2NetworkCtx> = {
   name: 'check-l2-parent',
   async run(ctx, env) {
     const db = env.services.db!;
+    const zoneExists = async (uuid: string) => (await db.selectFrom('zone').select('uuid').where('uuid', '=', uuid).executeTakeFirst()) !== undefined;
+    if (ctx.zoneUuid && !(await zoneExists(ctx.zoneUuid))) throw new StratoError(SysErrors.RESOURCE_NOT_FOUND, `unable to find Zone[uuid:${ctx.zoneUuid}]`);
     if (ctx.type === L2NetworkTypes.vxlan) {
       const pool = await db.selectFrom('l2_network').select(['uuid', 'type', 'zoneUuid', 'physicalInterface']).where('uuid', '=', ctx.poolUuid!).executeTakeFirst();
       if (!pool || pool.type !== L2NetworkTypes.vxlanPool) throw new StratoError(SysErrors.RESOURCE_NOT_FOUND, `unable to find L2VxlanNetworkPool[uuid:${ctx.poolUuid}]`);
@@ -21,8 +23,7 @@ export const checkL2Parent: FlowStep<CreateL2NetworkCtx> = {
         throw new StratoError(SysErrors.INVALID_ARGUMENT_ERROR, `VNI ${ctx.virtualNetworkId} is in no VNI range of the VXLAN pool ${ctx.poolUuid}`);
       }
     }
-    const zone = await db.selectFrom('zone').select('uuid').where('uuid', '=', ctx.zoneUuid).executeTakeFirst();
-    if (!zone) throw new StratoError(SysErrors.RESOURCE_NOT_FOUND, `unable to find Zone[uuid:${ctx.zoneUuid}]`);
+    if (!(await zoneExists(ctx.zoneUuid))) throw new StratoError(SysErrors.RESOURCE_NOT_FOUND, `unable to find Zone[uuid:${ctx.zoneUuid}]`);
   },
   rollback: noRollback,
 };
