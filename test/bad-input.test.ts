@@ -17,6 +17,8 @@ interface Fixtures {
   session: string;
   instanceOffering: string;
   diskOffering: string;
+  backupStorage: string;
+  image: string;
   simulatorCluster: string;
   host: string;
   l2Network: string;
@@ -73,6 +75,22 @@ const VALID: Record<string, (f: Fixtures) => Record<string, unknown>> = {
   ChangeDiskOfferingState: (f) => ({ uuid: f.diskOffering, stateEvent: 'disable' }),
   DeleteDiskOffering: (f) => ({ uuid: f.diskOffering }),
   QueryDiskOffering: () => ({ limit: 10 }),
+  AddImageStoreBackupStorage: () => ({ name: 'bad-input-is', url: '/zstack_bs', hostname: '10.0.0.9', username: 'root', password: 'p', sshPort: 22 }),
+  AddSimulatorBackupStorage: () => ({ name: 'bad-input-sim', url: '/sim/new', totalCapacity: 1073741824, availableCapacity: 1073741824 }),
+  UpdateBackupStorage: (f) => ({ uuid: f.backupStorage, name: 'renamed' }),
+  ChangeBackupStorageState: (f) => ({ uuid: f.backupStorage, stateEvent: 'disable' }),
+  ReconnectBackupStorage: (f) => ({ uuid: f.backupStorage }),
+  DeleteBackupStorage: (f) => ({ uuid: f.backupStorage }),
+  AttachBackupStorageToZone: (f) => ({ zoneUuid: f.zone, backupStorageUuid: f.backupStorage }),
+  DetachBackupStorageFromZone: (f) => ({ zoneUuid: f.zone, backupStorageUuid: f.backupStorage }),
+  QueryBackupStorage: () => ({ limit: 10 }),
+  AddImage: (f) => ({ name: 'bad-input-image', url: 'http://images.example/new.qcow2', format: 'qcow2', mediaType: 'RootVolumeTemplate', platform: 'Linux', system: false, backupStorageUuids: [f.backupStorage] }),
+  UpdateImage: (f) => ({ uuid: f.image, name: 'renamed', system: false }),
+  ChangeImageState: (f) => ({ uuid: f.image, stateEvent: 'disable' }),
+  DeleteImage: (f) => ({ uuid: f.image }),
+  RecoverImage: (f) => ({ uuid: f.image }),
+  ExpungeImage: (f) => ({ uuid: f.image }),
+  QueryImage: () => ({ limit: 10 }),
   CreateL2NoVlanNetwork: (f) => ({ name: 'bad-input-l2', zoneUuid: f.zone, physicalInterface: 'eth0', vSwitchType: 'LinuxBridge' }),
   CreateL2VlanNetwork: (f) => ({ name: 'bad-input-vlan', zoneUuid: f.zone, physicalInterface: 'eth0', vlan: 100 }),
   CreateL2VxlanNetworkPool: (f) => ({ name: 'bad-input-pool', zoneUuid: f.zone }),
@@ -135,6 +153,17 @@ const UNKNOWN_UUID: Record<string, 'not-found' | 'invalid-session' | 'idempotent
   UpdateDiskOffering: 'not-found',
   ChangeDiskOfferingState: 'not-found',
   DeleteDiskOffering: 'idempotent-ok',
+  UpdateBackupStorage: 'not-found',
+  ChangeBackupStorageState: 'not-found',
+  ReconnectBackupStorage: 'not-found',
+  DeleteBackupStorage: 'idempotent-ok',
+  AttachBackupStorageToZone: 'not-found',
+  DetachBackupStorageFromZone: 'not-found',
+  UpdateImage: 'not-found',
+  ChangeImageState: 'not-found',
+  DeleteImage: 'idempotent-ok',
+  RecoverImage: 'not-found',
+  ExpungeImage: 'not-found',
   CreateL2NoVlanNetwork: 'not-found',
   CreateL2VlanNetwork: 'not-found',
   CreateL2VxlanNetworkPool: 'not-found',
@@ -217,7 +246,9 @@ describe.each(testDatabaseKinds())('bad input on every API of the catalog on %s'
     const ipRange = await c.call('POST', `/l3-networks/${l3.inventory.uuid}/ip-ranges`, { params: { name: 'r1', startIp: '10.99.0.10', endIp: '10.99.0.50', netmask: '255.255.255.0', gateway: '10.99.0.1' } });
     await c.call('POST', `/l3-networks/${l3.inventory.uuid}/dns`, { params: { dns: '8.8.4.4' } });
     const providers = await c.call('GET', `/network-services/providers?q=type=Flat`);
-    f = { l2Network: l2.inventory.uuid, vxlanPool: pool.inventory.uuid, vniRange: vniRange.inventory.uuid, l3Network: l3.inventory.uuid, ipRange: ipRange.inventory.uuid, networkServiceProvider: providers.inventories[0].uuid, zone: zone.uuid, cluster: cluster.uuid, userTag: userTag.inventory.uuid, systemTag: systemTag.inventory.uuid, session: other.session, instanceOffering: instanceOffering.inventory.uuid, diskOffering: diskOffering.inventory.uuid, simulatorCluster: simulatorCluster.uuid, host: host.inventory.uuid };
+    const backupStorage = await c.call('POST', '/backup-storage/simulators', { params: { name: 'bad-input-bs', url: '/sim/bad-input' } });
+    const image = await c.call('POST', '/images', { params: { name: 'bad-input-image', url: 'http://images.example/a.qcow2?size=1024', backupStorageUuids: [backupStorage.inventory.uuid] } });
+    f = { l2Network: l2.inventory.uuid, vxlanPool: pool.inventory.uuid, vniRange: vniRange.inventory.uuid, l3Network: l3.inventory.uuid, ipRange: ipRange.inventory.uuid, networkServiceProvider: providers.inventories[0].uuid, zone: zone.uuid, cluster: cluster.uuid, userTag: userTag.inventory.uuid, systemTag: systemTag.inventory.uuid, session: other.session, instanceOffering: instanceOffering.inventory.uuid, diskOffering: diskOffering.inventory.uuid, backupStorage: backupStorage.inventory.uuid, image: image.inventory.uuid, simulatorCluster: simulatorCluster.uuid, host: host.inventory.uuid };
   });
   afterAll(async () => t?.stop());
 

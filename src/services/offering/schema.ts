@@ -2,7 +2,7 @@ import { col, withDates, type Migration } from '../../core/db/index.ts';
 import { defineInventory } from '../../core/query/inventory.ts';
 
 export const offeringMigration: Migration = {
-  id: '0400-offering',
+  id: '0600-offering',
   async up(db) {
     await withDates(
       db.schema
