@@ -12,6 +12,8 @@ export class HostPingTracker {
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
   #round: Promise<void> = Promise.resolve();
+  #running = false;
+  #offChange: (() => void) | undefined;
 
   constructor(
     private readonly ctx: NodeContext,
@@ -21,11 +23,18 @@ export class HostPingTracker {
   ) {}
 
   start(): void {
+    // A new interval applies at once, not after the old one has elapsed once more.
+    this.#offChange = this.interval.onChange(() => {
+      if (this.#running || this.#stopped) return;
+      if (this.#timer) clearTimeout(this.#timer);
+      this.#schedule();
+    });
     this.#schedule();
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#offChange?.();
     if (this.#timer) clearTimeout(this.#timer);
     await this.#round;
   }
@@ -33,9 +42,13 @@ export class HostPingTracker {
   #schedule(): void {
     if (this.#stopped) return;
     this.#timer = setTimeout(() => {
+      this.#running = true;
       this.#round = this.pingAll()
         .catch((err) => this.ctx.log.warn({ err }, 'host ping round failed'))
-        .finally(() => this.#schedule());
+        .finally(() => {
+          this.#running = false;
+          this.#schedule();
+        });
     }, this.interval.get() * 1000);
     this.#timer.unref();
   }
