@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { col, type Migration } from '../core/db/index.ts';
+import { col, isUniqueViolation, type Migration } from '../core/db/index.ts';
 import type { ErrorCode } from '../core/errors/index.ts';
 
 /**
@@ -48,7 +48,7 @@ export class ApiJobStore {
       await this.db.insertInto('api_job').values({ uuid: job.uuid, apiName: job.apiName, state: 'Processing', nodeUuid: this.nodeUuid, accountUuid: job.accountUuid ?? null, webhook: job.webhook ?? null, createDate: Date.now() }).execute();
       return true;
     } catch (e) {
-      if (isDuplicateKey(e)) return false;
+      if (isUniqueViolation(e)) return false;
       throw e;
     }
   }
@@ -76,9 +76,4 @@ export class ApiJobStore {
     const r = await this.db.updateTable('api_job').set({ state: 'Failed', result: JSON.stringify({ error }), completedDate: Date.now() }).where('state', '=', 'Processing').where('nodeUuid', 'in', nodeUuids).executeTakeFirst();
     return Number(r.numUpdatedRows);
   }
-}
-
-export function isDuplicateKey(e: unknown): boolean {
-  const err = e as { code?: string; errno?: number; message?: string };
-  return err?.code === 'ER_DUP_ENTRY' || err?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || err?.code === 'SQLITE_CONSTRAINT_UNIQUE' || /UNIQUE constraint failed/.test(err?.message ?? '');
 }

@@ -3,3 +3,4 @@ export * from './migrations.ts';
 export * from './columns.ts';
 export * from './test-databases.ts';
 export * from './direct-read.ts';
+export * from './unique-violation.ts';

@@ -10,7 +10,7 @@ import type { AttachL2NetworkToCluster, DetachL2NetworkFromCluster } from './api
 import { l2NotFound, l2Queue } from './handlers.ts';
 import { l2View } from './l2-view.ts';
 import { L2NetworkInventory } from './schema.ts';
-import { isUniqueViolation } from './unique-violation.ts';
+import { isUniqueViolation } from '../../core/db/unique-violation.ts';
 
 /**
  * Attaching an L2 network to a cluster writes an `l2_network_cluster_ref` row after the type's

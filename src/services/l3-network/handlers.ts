@@ -10,7 +10,7 @@ import { createL3Chain } from './flows/create-l3-chain.ts';
 import { checkAgainstExisting, rangeFromAddresses, rangesFromCidr, type NewIpRange } from './ip-range-validation.ts';
 import { isIpv4 } from './ipv4.ts';
 import { IpRangeInventory, L3NetworkInventory } from './schema.ts';
-import { isUniqueViolation } from './unique-violation.ts';
+import { isUniqueViolation } from '../../core/db/unique-violation.ts';
 
 /** Every change to an L3 network, its ranges and DNS runs in its queue; IP allocation does not (the UNIQUE index arbitrates). */
 export const l3Queue = (uuid: string) => `l3-${uuid}`;

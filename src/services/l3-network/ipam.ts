@@ -5,7 +5,7 @@ import { rowToInventory } from '../../core/query/inventory.ts';
 import { newUuid } from '../../core/util/uuid.ts';
 import { ipToLong, isIpv4, longToIp } from './ipv4.ts';
 import { UsedIpInventory } from './schema.ts';
-import { isUniqueViolation } from './unique-violation.ts';
+import { isUniqueViolation } from '../../core/db/unique-violation.ts';
 
 /**
  * The IPAM: an address is allocated by INSERTing its `used_ip` row; UNIQUE (l3NetworkUuid,

@@ -8,7 +8,7 @@ import { findRow, loadInventory } from '../../core/resource/resource-store.ts';
 import { newUuid } from '../../core/util/uuid.ts';
 import type { AttachNetworkServiceToL3Network, DetachNetworkServiceFromL3Network } from './apis.ts';
 import { NetworkServiceProviderInventory } from './schema.ts';
-import { isUniqueViolation } from './unique-violation.ts';
+import { isUniqueViolation } from '../../core/db/unique-violation.ts';
 
 /**
  * Attach and detach run in the L3 network's queue (`l3-<uuid>`, the l3-network service's queue

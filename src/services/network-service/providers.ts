@@ -1,7 +1,7 @@
 import { NetworkServiceProviderTypePoint, type NetworkServiceProviderBackend } from '../../contracts/network.ts';
 import type { NodeContext } from '../../core/node-context.ts';
 import { newUuid } from '../../core/util/uuid.ts';
-import { isUniqueViolation } from './unique-violation.ts';
+import { isUniqueViolation } from '../../core/db/unique-violation.ts';
 
 /** ZStack's built-in providers: Flat (plugin/flatNetworkProvider) and the security group provider. Control plane only. */
 export const BUILTIN_PROVIDERS: Record<string, { name: string; description: string; backend: NetworkServiceProviderBackend }> = {

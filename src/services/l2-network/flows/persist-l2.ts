@@ -1,7 +1,7 @@
 import { L2NetworkTypes, type CreateL2NetworkCtx } from '../../../contracts/network.ts';
 import { StratoError, SysErrors } from '../../../core/errors/index.ts';
 import type { FlowStep } from '../../../core/flow/index.ts';
-import { isUniqueViolation } from '../unique-violation.ts';
+import { isUniqueViolation } from '../../../core/db/unique-violation.ts';
 import { pickFreeVni } from '../vni-allocator.ts';
 
 /**
