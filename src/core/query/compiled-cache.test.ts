@@ -17,6 +17,8 @@ describe.each(testDatabaseKinds())('compiled query shapes on %s', (kind) => {
     expect(await names(['cpuNum>=4'])).toEqual(['h1', 'h2', 'h3']);
     expect(await names(['cpuNum>=8'])).toEqual(['h2', 'h3']); // same shape, another value
     expect(await names(['cpuNum>=2'], 2, 1)).toEqual(['h2', 'h3']); // same shape, another page
+    expect(await names(['cpuNum>=2'], 1, 2)).toEqual(['h3']); // and another (SQLite inlines limit/offset into the text)
+    expect(await names(['cpuNum>=2'], 2, 1)).toEqual(['h2', 'h3']); // back to a page already prepared
     expect(await names(['state?=Enabled,Disabled', 'clusterUuid=' + u('c1')])).toEqual(['h1', 'h2']);
     expect(await names(['state?=Enabled,Disabled', 'clusterUuid=' + u('c3')])).toEqual(['h3']);
     expect(await names(['state?=Disabled,Nope', 'clusterUuid=' + u('c3')])).toEqual([]);
