@@ -90,6 +90,11 @@ export interface CompiledRunner {
   page(build: () => { compile(): CompiledQuery }): Promise<Record<string, unknown>[]>;
 }
 
+function remember(cache: Map<string, CachedShape>, key: string, patch: CachedShape): void {
+  if (cache.size >= MAX_SHAPES && !cache.has(key)) cache.delete(cache.keys().next().value as string);
+  cache.set(key, { ...cache.get(key), ...patch });
+}
+
 /** Runs the count and page queries of one plan through the shape cache (when the shape allows it). */
 export function compiledRunner(db: Kysely<any>, plan: ShapePlan, restrict: RestrictHook | undefined): CompiledRunner {
   const key = shapeKey(plan, restrict);
@@ -98,16 +103,11 @@ export function compiledRunner(db: Kysely<any>, plan: ShapePlan, restrict: Restr
   const entry = key ? cache.get(key) : undefined;
   const params = key ? conditionParams(plan) : [];
   const direct = directReader(db);
-  const remember = (patch: CachedShape) => {
-    if (!key) return;
-    if (cache!.size >= MAX_SHAPES && !cache!.has(key)) cache!.delete(cache!.keys().next().value as string);
-    cache!.set(key, { ...cache!.get(key), ...patch });
-  };
   return {
     async count(build) {
       if (entry?.countSql) return (direct?.(entry.countSql, params) ?? (await db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(entry.countSql, params))).rows)[0];
       const compiled = build().compile();
-      if (key && sameParams(compiled.parameters, params)) remember({ countSql: compiled.sql });
+      if (key && sameParams(compiled.parameters, params)) remember(cache, key, { countSql: compiled.sql });
       return (await db.executeQuery<Record<string, unknown>>(compiled)).rows[0];
     },
     async page(build) {
@@ -122,7 +122,7 @@ export function compiledRunner(db: Kysely<any>, plan: ShapePlan, restrict: Restr
       }
       const compiled = build().compile();
       if (key && sameParams(compiled.parameters, [...params, ...tail])) {
-        remember({ pageSql: compiled.sql, pageHead: compiled.sql.endsWith(PAGE_TAIL) ? compiled.sql.slice(0, -'? offset ?'.length) : undefined });
+        remember(cache, key, { pageSql: compiled.sql, pageHead: compiled.sql.endsWith(PAGE_TAIL) ? compiled.sql.slice(0, -'? offset ?'.length) : undefined });
       }
       return (await db.executeQuery<Record<string, unknown>>(compiled)).rows;
     },

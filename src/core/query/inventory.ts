@@ -66,14 +66,26 @@ export function defineInventory(def: InventoryDef): NormalizedInventoryDef {
   return { ...def, primaryKey, fields, expansions: def.expansions ?? {}, entity: def.name.replace(/Inventory$/, '').toLowerCase() };
 }
 
+/** A definition's visible fields in declaration order, listed once: every returned row walks this list. */
+const visibleFieldLists = new WeakMap<NormalizedInventoryDef, ReadonlyArray<{ name: string; column: string; type: FieldType }>>();
+
+function visibleFields(def: NormalizedInventoryDef): ReadonlyArray<{ name: string; column: string; type: FieldType }> {
+  let list = visibleFieldLists.get(def);
+  if (list === undefined) {
+    list = Object.entries(def.fields).filter(([, f]) => !f.hidden).map(([name, f]) => ({ name, column: f.column, type: f.type }));
+    visibleFieldLists.set(def, list);
+  }
+  return list;
+}
+
 /** Converts a database row to the inventory's JSON shape: dates as ISO 8601 with zone, booleans as true/false. */
 export function rowToInventory(def: NormalizedInventoryDef, row: Record<string, unknown>, only?: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [name, f] of Object.entries(def.fields)) {
-    if (f.hidden || (only && !only.includes(name))) continue;
+  for (const f of visibleFields(def)) {
+    if (only && !only.includes(f.name)) continue;
     const v = row[f.column];
     if (v === undefined) continue;
-    out[name] = convertOut(f.type, v);
+    out[f.name] = convertOut(f.type, v);
   }
   return out;
 }

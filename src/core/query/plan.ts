@@ -69,6 +69,12 @@ function orderOf(def: NormalizedInventoryDef, sort: readonly SortSpec[]): SortSp
   return order;
 }
 
+/** The filtered root table of a plan; count and page statements both start from it. */
+function baseQuery(db: Kysely<any>, registry: InventoryRegistry, plan: QueryPlan, restrict: RestrictHook | undefined) {
+  const ctx: CompileContext = { registry, kind: dbKindOf(db), restrict, nextAlias: 1 };
+  return db.selectFrom(`${plan.inventory.table} as ${ROOT_ALIAS}`).where((eb) => rootFilter(ctx, eb, plan.inventory, ROOT_ALIAS, plan.where));
+}
+
 /** Runs one plan: a COUNT(*) and/or one page of rows, both computed in SQL. */
 export async function runPlan(db: Kysely<any>, registry: InventoryRegistry, plan: QueryPlan, restrict?: RestrictHook): Promise<PlanResult> {
   if (!registry.sealed) throw new Error('the inventory registry must be sealed before queries run');
@@ -77,15 +83,12 @@ export async function runPlan(db: Kysely<any>, registry: InventoryRegistry, plan
   if (plan.fields) checkFields(def, plan.fields, 'field');
   checkFields(def, plan.sort.map((s) => s.field), 'sort field');
 
-  const ctx: CompileContext = { registry, kind: dbKindOf(db), restrict, nextAlias: 1 };
-  // Compile the filter once; both statements share it.
-  // Built only when the shape cache has no SQL for this plan yet.
-  const base = () => db.selectFrom(`${def.table} as ${ROOT_ALIAS}`).where((eb) => rootFilter(ctx, eb, def, ROOT_ALIAS, plan.where));
-
+  // The SQL is built only when the shape cache has no text for this plan yet (builders below run lazily);
+  // plain functions rather than per-request named closures keep the hot path allocation-light.
   const run = compiledRunner(db, plan, restrict);
   const result: PlanResult = {};
   if (plan.countOnly || plan.withTotal) {
-    const row = await run.count(() => base().select((eb) => eb.fn.countAll().as('total')));
+    const row = await run.count(() => baseQuery(db, registry, plan, restrict).select((eb) => eb.fn.countAll().as('total')));
     result.total = Number(row?.total ?? 0);
   }
   if (plan.countOnly) return result;
@@ -94,10 +97,10 @@ export async function runPlan(db: Kysely<any>, registry: InventoryRegistry, plan
     return result;
   }
 
-  const visible = Object.entries(def.fields).filter(([n, f]) => !f.hidden && (!plan.fields || plan.fields.includes(n)));
-  const columns = [...new Set(visible.map(([, f]) => f.column))].map((c) => `${ROOT_ALIAS}.${c}`);
   const rows = await run.page(() => {
-    let q = base().select(columns);
+    const visible = Object.entries(def.fields).filter(([n, f]) => !f.hidden && (!plan.fields || plan.fields.includes(n)));
+    const columns = [...new Set(visible.map(([, f]) => f.column))].map((c) => `${ROOT_ALIAS}.${c}`);
+    let q = baseQuery(db, registry, plan, restrict).select(columns);
     for (const o of orderOf(def, plan.sort)) q = q.orderBy(`${ROOT_ALIAS}.${def.fields[o.field].column}`, o.direction);
     return q.limit(plan.limit).offset(plan.start);
   });
