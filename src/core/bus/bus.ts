@@ -239,30 +239,34 @@ export class Bus {
     const ctx: RequestContext = { deadline: msg.deadline, caller: msg.caller, apiId: msg.apiId };
     const started = performance.now();
     this.metrics.inFlight++;
-    const done = (reply: Reply): Reply => {
-      this.metrics.inFlight--;
-      svc.metrics.handled.inc();
-      if (!reply.success) svc.metrics.failed.inc();
-      svc.metrics.seconds.observe((performance.now() - started) / 1000);
-      for (const i of this.interceptors) {
-        if (i.afterReply === undefined) continue;
-        try {
-          i.afterReply(msg, reply);
-        } catch (e) {
-          this.logger?.warn({ err: e, interceptor: i.name }, 'bus: afterReply interceptor threw');
-        }
-      }
-      return reply;
-    };
+    // Anonymous callbacks and a method, not a named closure: tsx keeps function names by calling
+    // Object.defineProperty on every named closure, a cost paid on every message.
     return requestContext
       .run(ctx, runHandler, this.interceptors, 0, svc.def, msg)
       .then(
-        (value) => done(ok(value)),
+        (value) => this.delivered(svc, msg, started, ok(value)),
         (e: unknown) => {
           if (!(e instanceof StratoError) && !isErrorCode(e)) this.logger?.warn({ err: e, service: msg.service, type: msg.type }, 'bus: handler failed with an unexpected exception');
-          return done(fail(toErrorCode(e)));
+          return this.delivered(svc, msg, started, fail(toErrorCode(e)));
         },
       );
+  }
+
+  /** Metrics and `afterReply` interceptors for a handled message. */
+  private delivered(svc: RegisteredService, msg: Message, started: number, reply: Reply): Reply {
+    this.metrics.inFlight--;
+    svc.metrics.handled.inc();
+    if (!reply.success) svc.metrics.failed.inc();
+    svc.metrics.seconds.observe((performance.now() - started) / 1000);
+    for (const i of this.interceptors) {
+      if (i.afterReply === undefined) continue;
+      try {
+        i.afterReply(msg, reply);
+      } catch (e) {
+        this.logger?.warn({ err: e, interceptor: i.name }, 'bus: afterReply interceptor threw');
+      }
+    }
+    return reply;
   }
 
   private sendRemote(pc: PendingCall, nodeUuid: string): void {
