@@ -27,6 +27,13 @@ interface Fixtures {
   l3Network: string;
   ipRange: string;
   networkServiceProvider: string;
+  securityGroup: string;
+  securityGroupRule: string;
+  publicL3Network: string;
+  publicIpRange: string;
+  vip: string;
+  freeVip: string;
+  eip: string;
 }
 
 /**
@@ -125,6 +132,26 @@ const VALID: Record<string, (f: Fixtures) => Record<string, unknown>> = {
   GetNetworkServiceTypes: () => ({}),
   QueryNetworkServiceProvider: () => ({ limit: 10 }),
   QueryNetworkServiceL3NetworkRef: () => ({ limit: 10 }),
+  CreateSecurityGroup: () => ({ name: 'bad-input-sg', description: 'd', ipVersion: 4 }),
+  UpdateSecurityGroup: (f) => ({ uuid: f.securityGroup, name: 'renamed' }),
+  ChangeSecurityGroupState: (f) => ({ uuid: f.securityGroup, stateEvent: 'disable' }),
+  DeleteSecurityGroup: (f) => ({ uuid: f.securityGroup }),
+  AddSecurityGroupRule: (f) => ({ securityGroupUuid: f.securityGroup, rules: [{ type: 'Ingress', protocol: 'TCP', startPort: 8000, endPort: 8001, allowedCidr: '10.0.0.0/8' }] }),
+  DeleteSecurityGroupRule: (f) => ({ ruleUuids: [f.securityGroupRule] }),
+  AttachSecurityGroupToL3Network: (f) => ({ securityGroupUuid: f.securityGroup, l3NetworkUuid: f.l3Network }),
+  DetachSecurityGroupFromL3Network: (f) => ({ securityGroupUuid: f.securityGroup, l3NetworkUuid: f.l3Network }),
+  QuerySecurityGroup: () => ({ limit: 10 }),
+  QuerySecurityGroupRule: () => ({ limit: 10 }),
+  CreateVip: (f) => ({ name: 'bad-input-vip', description: 'd', l3NetworkUuid: f.publicL3Network, ipRangeUuid: f.publicIpRange, requiredIp: '10.97.0.30' }),
+  UpdateVip: (f) => ({ uuid: f.vip, name: 'renamed' }),
+  ChangeVipState: (f) => ({ uuid: f.vip, stateEvent: 'disable' }),
+  DeleteVip: (f) => ({ uuid: f.vip }),
+  QueryVip: () => ({ limit: 10 }),
+  CreateEip: (f) => ({ name: 'bad-input-eip', description: 'd', vipUuid: f.freeVip }),
+  UpdateEip: (f) => ({ uuid: f.eip, name: 'renamed' }),
+  ChangeEipState: (f) => ({ uuid: f.eip, stateEvent: 'disable' }),
+  DeleteEip: (f) => ({ uuid: f.eip }),
+  QueryEip: () => ({ limit: 10 }),
 };
 
 /** What an unknown (well-formed) uuid in a uuid parameter is answered with. */
@@ -187,6 +214,20 @@ const UNKNOWN_UUID: Record<string, 'not-found' | 'invalid-session' | 'idempotent
   CheckIpAvailability: 'not-found',
   AttachNetworkServiceToL3Network: 'not-found',
   DetachNetworkServiceFromL3Network: 'not-found',
+  UpdateSecurityGroup: 'not-found',
+  ChangeSecurityGroupState: 'not-found',
+  DeleteSecurityGroup: 'idempotent-ok',
+  AddSecurityGroupRule: 'not-found',
+  AttachSecurityGroupToL3Network: 'not-found',
+  DetachSecurityGroupFromL3Network: 'not-found',
+  CreateVip: 'not-found',
+  UpdateVip: 'not-found',
+  ChangeVipState: 'not-found',
+  DeleteVip: 'idempotent-ok',
+  CreateEip: 'not-found',
+  UpdateEip: 'not-found',
+  ChangeEipState: 'not-found',
+  DeleteEip: 'idempotent-ok',
 };
 
 const colourTags: ServiceModule = {
@@ -197,7 +238,7 @@ const colourTags: ServiceModule = {
 };
 
 /** The network services' tables: a refused request changes none of them. */
-const NETWORK_TABLES = ['l2_network', 'vni_range', 'l2_network_cluster_ref', 'l3_network', 'ip_range', 'used_ip', 'l3_network_dns', 'network_service_l3_ref'];
+const NETWORK_TABLES = ['l2_network', 'vni_range', 'l2_network_cluster_ref', 'l3_network', 'ip_range', 'used_ip', 'l3_network_dns', 'network_service_l3_ref', 'security_group', 'security_group_rule', 'security_group_l3_ref', 'vip', 'vip_network_services_ref', 'eip'];
 
 const isQueryApi = (api: ApiDef) => api.query !== undefined;
 
@@ -247,8 +288,15 @@ describe.each(testDatabaseKinds())('bad input on every API of the catalog on %s'
     await c.call('POST', `/l3-networks/${l3.inventory.uuid}/dns`, { params: { dns: '8.8.4.4' } });
     const providers = await c.call('GET', `/network-services/providers?q=type=Flat`);
     const backupStorage = await c.call('POST', '/backup-storage/simulators', { params: { name: 'bad-input-bs', url: '/sim/bad-input' } });
+    const securityGroup = await c.call('POST', '/security-groups', { params: { name: 'bad-input-sg' } });
+    const securityGroupRule = await c.call('POST', `/security-groups/${securityGroup.inventory.uuid}/rules`, { params: { rules: [{ type: 'Egress', protocol: 'UDP', startPort: 53, endPort: 53 }] } });
+    const publicL3 = await c.call('POST', '/l3-networks', { params: { name: 'bad-input-public-l3', l2NetworkUuid: l2.inventory.uuid, category: 'Public' } });
+    const publicIpRange = await c.call('POST', `/l3-networks/${publicL3.inventory.uuid}/ip-ranges`, { params: { name: 'pub', startIp: '10.97.0.10', endIp: '10.97.0.50', netmask: '255.255.255.0', gateway: '10.97.0.1' } });
+    const vip = await c.call('POST', '/vips', { params: { name: 'bad-input-vip', l3NetworkUuid: publicL3.inventory.uuid } });
+    const freeVip = await c.call('POST', '/vips', { params: { name: 'bad-input-free-vip', l3NetworkUuid: publicL3.inventory.uuid } });
+    const eip = await c.call('POST', '/eips', { params: { name: 'bad-input-eip', vipUuid: vip.inventory.uuid } });
     const image = await c.call('POST', '/images', { params: { name: 'bad-input-image', url: 'http://images.example/a.qcow2?size=1024', backupStorageUuids: [backupStorage.inventory.uuid] } });
-    f = { l2Network: l2.inventory.uuid, vxlanPool: pool.inventory.uuid, vniRange: vniRange.inventory.uuid, l3Network: l3.inventory.uuid, ipRange: ipRange.inventory.uuid, networkServiceProvider: providers.inventories[0].uuid, zone: zone.uuid, cluster: cluster.uuid, userTag: userTag.inventory.uuid, systemTag: systemTag.inventory.uuid, session: other.session, instanceOffering: instanceOffering.inventory.uuid, diskOffering: diskOffering.inventory.uuid, backupStorage: backupStorage.inventory.uuid, image: image.inventory.uuid, simulatorCluster: simulatorCluster.uuid, host: host.inventory.uuid };
+    f = { l2Network: l2.inventory.uuid, vxlanPool: pool.inventory.uuid, vniRange: vniRange.inventory.uuid, l3Network: l3.inventory.uuid, ipRange: ipRange.inventory.uuid, networkServiceProvider: providers.inventories[0].uuid, zone: zone.uuid, cluster: cluster.uuid, userTag: userTag.inventory.uuid, systemTag: systemTag.inventory.uuid, session: other.session, instanceOffering: instanceOffering.inventory.uuid, diskOffering: diskOffering.inventory.uuid, backupStorage: backupStorage.inventory.uuid, image: image.inventory.uuid, simulatorCluster: simulatorCluster.uuid, host: host.inventory.uuid, securityGroup: securityGroup.inventory.uuid, securityGroupRule: securityGroupRule.inventory.rules.find((r: any) => r.startPort === 53).uuid, publicL3Network: publicL3.inventory.uuid, publicIpRange: publicIpRange.inventory.uuid, vip: vip.inventory.uuid, freeVip: freeVip.inventory.uuid, eip: eip.inventory.uuid };
   });
   afterAll(async () => t?.stop());
 

@@ -1,0 +1,81 @@
+import { EipMessages, VipMessages, VipServiceTypes } from '../../contracts/vip.ts';
+import type { ApiParams } from '../../core/api/define-api.ts';
+import type { Message } from '../../core/bus/index.ts';
+import type { CascadeEntry } from '../../core/cascade/index.ts';
+import { StratoError, SysErrors } from '../../core/errors/index.ts';
+import type { NodeContext } from '../../core/node-context.ts';
+import { findRow, loadInventory, patchRow, stateAfter } from '../../core/resource/resource-store.ts';
+import { newUuid } from '../../core/util/uuid.ts';
+import type { ChangeEipState, CreateEip, DeleteEip, UpdateEip } from './apis.ts';
+import { createEipChain, type CreateEipCtx } from './flows/create-eip-chain.ts';
+import { EipInventory } from './schema.ts';
+
+export const eipQueue = (uuid: string) => `eip-${uuid}`;
+
+export function eipHandlers(ctx: NodeContext) {
+  const { db, queues, cascade, bus, tags } = ctx;
+
+  return {
+    async CreateEip(msg: Message<ApiParams<typeof CreateEip>>) {
+      const p = msg.body;
+      // VM NICs (and their used IPs) come with the VM service: until then none can be named.
+      if (p.vmNicUuid) throw new StratoError(SysErrors.RESOURCE_NOT_FOUND, `unable to find VmNic[uuid:${p.vmNicUuid}]`);
+      if (p.usedIpUuid) throw new StratoError(SysErrors.RESOURCE_NOT_FOUND, `unable to find the VM NIC IP UsedIp[uuid:${p.usedIpUuid}]`);
+      const uuid = p.resourceUuid ?? newUuid();
+      if (p.resourceUuid && (await findRow(db, EipInventory, uuid))) throw new StratoError(SysErrors.INVALID_ARGUMENT_ERROR, `an EIP with uuid ${uuid} already exists`);
+      const flowCtx: CreateEipCtx = { uuid, name: p.name, description: p.description, vipUuid: p.vipUuid, systemTags: p.systemTags, userTags: p.userTags };
+      await queues.submit(eipQueue(uuid), () => ctx.flowEngine.run(createEipChain, flowCtx, { resourceUuid: uuid }));
+      return loadInventory(db, EipInventory, uuid);
+    },
+
+    async UpdateEip(msg: Message<ApiParams<typeof UpdateEip>>) {
+      const p = msg.body;
+      return queues.submit(eipQueue(p.uuid), () => patchRow(db, EipInventory, p.uuid, { name: p.name, description: p.description }));
+    },
+
+    async ChangeEipState(msg: Message<ApiParams<typeof ChangeEipState>>) {
+      const p = msg.body;
+      return queues.submit(eipQueue(p.uuid), () => patchRow(db, EipInventory, p.uuid, { state: stateAfter(p.stateEvent) }));
+    },
+
+    async DeleteEip(msg: Message<ApiParams<typeof DeleteEip>>) {
+      const p = msg.body;
+      if (!(await findRow(db, EipInventory, p.uuid))) return {};
+      const mode = p.deleteMode ?? 'Permissive';
+      const result = await cascade.delete({ resource: 'EipVO', uuids: [p.uuid], mode });
+      if (result.errors.length && mode === 'Permissive') throw new StratoError(SysErrors.DELETE_RESOURCE_ERROR, `failed to delete EIP ${p.uuid}`, { cause: result.errors[0].error });
+      return {};
+    },
+
+    /** `eip.Delete` (cascade): the row and tags, then the VIP is given back. */
+    async [EipMessages.delete](msg: Message<{ uuid: string }>) {
+      return queues.submit(eipQueue(msg.body.uuid), async () => {
+        const row = await findRow(db, EipInventory, msg.body.uuid);
+        if (!row) return {};
+        await db.transaction().execute(async (tx) => {
+          await tx.deleteFrom('eip').where('uuid', '=', msg.body.uuid).execute();
+          await tags.deleteForResources([msg.body.uuid], tx);
+        });
+        await bus.call('vip', VipMessages.release, { vipUuid: row.vipUuid, serviceType: VipServiceTypes.eip, serviceUuid: msg.body.uuid }, { resourceUuid: row.vipUuid as string });
+        return {};
+      });
+    },
+  };
+}
+
+/** EIPs hang under their VIP: deleting the VIP (or its L3 network, zone, …) deletes them first. */
+export function eipCascadeEntry(ctx: NodeContext): CascadeEntry {
+  const { db, bus } = ctx;
+  return {
+    resource: 'EipVO',
+    parents: ['VipVO'],
+    async children(_parent, vipUuids) {
+      return (await db.selectFrom('eip').select('uuid').where('vipUuid', 'in', vipUuids).execute()).map((r) => r.uuid as string);
+    },
+    async delete(uuids, { force }) {
+      const results = await Promise.all(uuids.map((uuid) => bus.send('eip', EipMessages.delete, { uuid }, { resourceUuid: uuid })));
+      const failed = results.find((r) => !r.success);
+      if (failed && !failed.success && !force) throw new StratoError(failed.error);
+    },
+  };
+}

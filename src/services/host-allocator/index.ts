@@ -1,0 +1,29 @@
+import { HOST_TAG_SYSTEM_TAG, HostAllocatorMessages, HostAllocatorStrategyPoint, type AllocateHostRequest, type ReleaseHostRequest } from '../../contracts/host-allocator.ts';
+import { HostMessages } from '../../contracts/host.ts';
+import { serviceFromHandlers, type Message } from '../../core/bus/index.ts';
+import type { ServiceModule } from '../../core/node-context.ts';
+import { allocateHost } from './allocator.ts';
+import { builtinStrategies } from './strategies.ts';
+
+/**
+ * The host allocator: `hostAllocator.Allocate` picks a host for a CPU/memory request (filters, then the
+ * offering's strategy) and reserves the capacity on it; `hostAllocator.Release` gives it back. Strategies
+ * are implementations of `HostAllocatorStrategyPoint`, so a plugin can add its own by name.
+ */
+export const hostAllocatorService: ServiceModule = {
+  id: 'hostAllocator',
+  setup(ctx) {
+    for (const [name, impl] of Object.entries(builtinStrategies)) ctx.extensions.registerStrategy(HostAllocatorStrategyPoint, name, impl, { by: 'hostAllocator' });
+    // An instance offering may require host tags: `hostTag::gpu` sends its VMs only to hosts tagged `gpu`.
+    ctx.systemTags.define({ pattern: HOST_TAG_SYSTEM_TAG, resourceType: 'InstanceOfferingVO' });
+    ctx.bus.registerService(
+      serviceFromHandlers('hostAllocator', {
+        [HostAllocatorMessages.allocate]: (msg: Message<AllocateHostRequest>) => allocateHost(ctx, msg.body),
+        async [HostAllocatorMessages.release](msg: Message<ReleaseHostRequest>) {
+          await ctx.bus.call('host', HostMessages.releaseCapacity, msg.body, { resourceUuid: msg.body.hostUuid });
+          return {};
+        },
+      }),
+    );
+  },
+};
