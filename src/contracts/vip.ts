@@ -1,3 +1,4 @@
+import { insertionPoint } from '../core/flow/index.ts';
 import { observerPoint } from '../core/plugin/index.ts';
 
 /**
@@ -78,6 +79,9 @@ export interface CreateVipCtx {
   usedIp?: { uuid: string; ip: string; ipRangeUuid: string; gateway: string; netmask: string };
   persisted?: boolean;
 }
+
+/** Plugin steps after the VIP row and its tags exist (a backend realizing the VIP), inside the create chain's rollback scope. */
+export const AfterVipPersisted = insertionPoint<CreateVipCtx>('vip.create.afterPersisted');
 
 export const VipErrors = {
   IN_USE: { code: 'VIP.1000', description: 'The VIP is used by another network service' },
