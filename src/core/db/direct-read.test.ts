@@ -1,3 +1,4 @@
+import { CompiledQuery } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from './database.ts';
 import { directReader } from './direct-read.ts';
@@ -19,6 +20,24 @@ describe('direct SQLite reads', () => {
       });
       expect(inside).toBeUndefined();
       expect(read('select id from t order by id', [])).toEqual([{ id: 1 }, { id: 2 }]);
+    } finally {
+      await d.close();
+    }
+  });
+
+  it('return the same rows as Kysely, column names, nulls, duplicates and all, and leave Kysely its object rows', async () => {
+    const d = await openDatabase('sqlite::memory:');
+    try {
+      await d.db.schema.createTable('t').addColumn('id', 'integer').addColumn('name', 'text').execute();
+      await d.db.insertInto('t').values([{ id: 1, name: 'a' }, { id: 2, name: null }]).execute();
+      const read = directReader(d.db)!;
+      const sql = 'select id, name, id as name2, name as id from t order by 1';
+      const viaKysely = (await d.db.executeQuery(CompiledQuery.raw(sql, []))).rows;
+      expect(read(sql, [])).toEqual(viaKysely);
+      expect(read(sql, [])).toEqual([{ id: 'a', name: 'a', name2: 1 }, { id: null, name: null, name2: 2 }]);
+      // the shared prepared statement is back in object mode for Kysely
+      expect((await d.db.executeQuery(CompiledQuery.raw(sql, []))).rows).toEqual(viaKysely);
+      expect(read('select count(*) as n from t where id > ?', [0])).toEqual([{ n: 2 }]);
     } finally {
       await d.close();
     }
