@@ -21,6 +21,8 @@ interface Fixtures {
   image: string;
   simulatorCluster: string;
   host: string;
+  primaryStorage: string;
+  volume: string;
   l2Network: string;
   vxlanPool: string;
   vniRange: string;
@@ -152,6 +154,24 @@ const VALID: Record<string, (f: Fixtures) => Record<string, unknown>> = {
   ChangeEipState: (f) => ({ uuid: f.eip, stateEvent: 'disable' }),
   DeleteEip: (f) => ({ uuid: f.eip }),
   QueryEip: () => ({ limit: 10 }),
+  AddLocalPrimaryStorage: (f) => ({ name: 'bad-input-ls', description: 'd', url: '/local_ps', zoneUuid: f.zone }),
+  AddSimulatorPrimaryStorage: (f) => ({ name: 'bad-input-sim-ps', url: '/sim/ps-new', zoneUuid: f.zone, totalCapacity: 1073741824, availableCapacity: 1073741824, totalPhysicalCapacity: 1073741824, availablePhysicalCapacity: 1073741824 }),
+  UpdatePrimaryStorage: (f) => ({ uuid: f.primaryStorage, name: 'renamed', url: '/sim/renamed' }),
+  ChangePrimaryStorageState: (f) => ({ uuid: f.primaryStorage, stateEvent: 'disable' }),
+  ReconnectPrimaryStorage: (f) => ({ uuid: f.primaryStorage }),
+  DeletePrimaryStorage: (f) => ({ uuid: f.primaryStorage }),
+  AttachPrimaryStorageToCluster: (f) => ({ clusterUuid: f.cluster, primaryStorageUuid: f.primaryStorage }),
+  DetachPrimaryStorageFromCluster: (f) => ({ clusterUuid: f.cluster, primaryStorageUuid: f.primaryStorage }),
+  QueryPrimaryStorage: () => ({ limit: 10 }),
+  QueryImageCache: () => ({ limit: 10 }),
+  CreateDataVolume: (f) => ({ name: 'bad-input-volume', description: 'd', diskOfferingUuid: f.diskOffering, diskSize: 1073741824, primaryStorageUuid: f.primaryStorage }),
+  DeleteDataVolume: (f) => ({ uuid: f.volume }),
+  RecoverDataVolume: (f) => ({ uuid: f.volume }),
+  ExpungeDataVolume: (f) => ({ uuid: f.volume }),
+  UpdateVolume: (f) => ({ uuid: f.volume, name: 'renamed' }),
+  ChangeVolumeState: (f) => ({ uuid: f.volume, stateEvent: 'disable' }),
+  ResizeDataVolume: (f) => ({ uuid: f.volume, size: 2147483648 }),
+  QueryVolume: () => ({ limit: 10 }),
 };
 
 /** What an unknown (well-formed) uuid in a uuid parameter is answered with. */
@@ -228,6 +248,21 @@ const UNKNOWN_UUID: Record<string, 'not-found' | 'invalid-session' | 'idempotent
   UpdateEip: 'not-found',
   ChangeEipState: 'not-found',
   DeleteEip: 'idempotent-ok',
+  AddLocalPrimaryStorage: 'not-found',
+  AddSimulatorPrimaryStorage: 'not-found',
+  UpdatePrimaryStorage: 'not-found',
+  ChangePrimaryStorageState: 'not-found',
+  ReconnectPrimaryStorage: 'not-found',
+  DeletePrimaryStorage: 'idempotent-ok',
+  AttachPrimaryStorageToCluster: 'not-found',
+  DetachPrimaryStorageFromCluster: 'not-found',
+  CreateDataVolume: 'not-found',
+  DeleteDataVolume: 'idempotent-ok',
+  RecoverDataVolume: 'not-found',
+  ExpungeDataVolume: 'not-found',
+  UpdateVolume: 'not-found',
+  ChangeVolumeState: 'not-found',
+  ResizeDataVolume: 'not-found',
 };
 
 const colourTags: ServiceModule = {
@@ -236,6 +271,9 @@ const colourTags: ServiceModule = {
     ctx.systemTags.define({ pattern: 'colour::{colour}', resourceType: 'ZoneVO' });
   },
 };
+
+/** The storage services' tables: a refused request changes none of them either. */
+const STORAGE_TABLES = ['primary_storage', 'primary_storage_cluster_ref', 'image_cache', 'volume'];
 
 /** The network services' tables: a refused request changes none of them. */
 const NETWORK_TABLES = ['l2_network', 'vni_range', 'l2_network_cluster_ref', 'l3_network', 'ip_range', 'used_ip', 'l3_network_dns', 'network_service_l3_ref', 'security_group', 'security_group_rule', 'security_group_l3_ref', 'vip', 'vip_network_services_ref', 'eip'];
@@ -250,7 +288,7 @@ describe.each(testDatabaseKinds())('bad input on every API of the catalog on %s'
 
   /** Everything a refused request must leave untouched. */
   async function snapshot() {
-    return { rows: await countRows(db(), [...COUNTED_TABLES, 'session', 'account', ...NETWORK_TABLES]), config: await configValues(db()), zone: await db().selectFrom('zone').selectAll().where('uuid', '=', f.zone).executeTakeFirst(), cluster: await db().selectFrom('cluster').selectAll().where('uuid', '=', f.cluster).executeTakeFirst(), systemTag: await db().selectFrom('system_tag').select(['tag']).where('uuid', '=', f.systemTag).executeTakeFirst() };
+    return { rows: await countRows(db(), [...COUNTED_TABLES, 'session', 'account', ...NETWORK_TABLES, ...STORAGE_TABLES]), config: await configValues(db()), zone: await db().selectFrom('zone').selectAll().where('uuid', '=', f.zone).executeTakeFirst(), cluster: await db().selectFrom('cluster').selectAll().where('uuid', '=', f.cluster).executeTakeFirst(), systemTag: await db().selectFrom('system_tag').select(['tag']).where('uuid', '=', f.systemTag).executeTakeFirst() };
   }
 
   const send = (r: CatalogRequest) => c.send(r.method, r.path, r.body);
@@ -296,7 +334,9 @@ describe.each(testDatabaseKinds())('bad input on every API of the catalog on %s'
     const freeVip = await c.call('POST', '/vips', { params: { name: 'bad-input-free-vip', l3NetworkUuid: publicL3.inventory.uuid } });
     const eip = await c.call('POST', '/eips', { params: { name: 'bad-input-eip', vipUuid: vip.inventory.uuid } });
     const image = await c.call('POST', '/images', { params: { name: 'bad-input-image', url: 'http://images.example/a.qcow2?size=1024', backupStorageUuids: [backupStorage.inventory.uuid] } });
-    f = { l2Network: l2.inventory.uuid, vxlanPool: pool.inventory.uuid, vniRange: vniRange.inventory.uuid, l3Network: l3.inventory.uuid, ipRange: ipRange.inventory.uuid, networkServiceProvider: providers.inventories[0].uuid, zone: zone.uuid, cluster: cluster.uuid, userTag: userTag.inventory.uuid, systemTag: systemTag.inventory.uuid, session: other.session, instanceOffering: instanceOffering.inventory.uuid, diskOffering: diskOffering.inventory.uuid, backupStorage: backupStorage.inventory.uuid, image: image.inventory.uuid, simulatorCluster: simulatorCluster.uuid, host: host.inventory.uuid, securityGroup: securityGroup.inventory.uuid, securityGroupRule: securityGroupRule.inventory.rules.find((r: any) => r.startPort === 53).uuid, publicL3Network: publicL3.inventory.uuid, publicIpRange: publicIpRange.inventory.uuid, vip: vip.inventory.uuid, freeVip: freeVip.inventory.uuid, eip: eip.inventory.uuid };
+    const primaryStorage = await c.call('POST', '/primary-storage/simulators', { params: { name: 'bad-input-ps', url: '/sim/bad-input-ps', zoneUuid: zone.uuid } });
+    const volume = await c.call('POST', '/volumes/data', { params: { name: 'bad-input-volume', diskSize: 1073741824 } });
+    f = { primaryStorage: primaryStorage.inventory.uuid, volume: volume.inventory.uuid, l2Network: l2.inventory.uuid, vxlanPool: pool.inventory.uuid, vniRange: vniRange.inventory.uuid, l3Network: l3.inventory.uuid, ipRange: ipRange.inventory.uuid, networkServiceProvider: providers.inventories[0].uuid, zone: zone.uuid, cluster: cluster.uuid, userTag: userTag.inventory.uuid, systemTag: systemTag.inventory.uuid, session: other.session, instanceOffering: instanceOffering.inventory.uuid, diskOffering: diskOffering.inventory.uuid, backupStorage: backupStorage.inventory.uuid, image: image.inventory.uuid, simulatorCluster: simulatorCluster.uuid, host: host.inventory.uuid, securityGroup: securityGroup.inventory.uuid, securityGroupRule: securityGroupRule.inventory.rules.find((r: any) => r.startPort === 53).uuid, publicL3Network: publicL3.inventory.uuid, publicIpRange: publicIpRange.inventory.uuid, vip: vip.inventory.uuid, freeVip: freeVip.inventory.uuid, eip: eip.inventory.uuid };
   });
   afterAll(async () => t?.stop());
 

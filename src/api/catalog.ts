@@ -13,6 +13,9 @@ import { zoneApis } from '../services/zone/apis.ts';
 import { l2NetworkApis } from '../services/l2-network/apis.ts';
 import { l3NetworkApis } from '../services/l3-network/apis.ts';
 import { networkServiceApis } from '../services/network-service/apis.ts';
+import { primaryStorageApis } from '../services/primary-storage/apis.ts';
+import { simulatorPrimaryStorageApis } from '../plugins/simulator-primary-storage/apis.ts';
+import { volumeApis } from '../services/volume/apis.ts';
 import { securityGroupApis } from '../services/security-group/apis.ts';
 import { vipApis } from '../services/vip/apis.ts';
 import { eipApis } from '../services/eip/apis.ts';
@@ -21,4 +24,4 @@ import { eipApis } from '../services/eip/apis.ts';
  * Every API definition, as pure data (schemas, paths, names) without handlers: what the CLI and the
  * OpenAPI generator read. The node registers the same definitions through each service module.
  */
-export const apiCatalog: readonly ApiDef[] = [...identityApis, ...queryApis, ...zoneApis, ...clusterApis, ...tagApis, ...globalConfigApis, ...offeringApis, ...backupStorageApis, ...simulatorBackupStorageApis, ...imageApis, ...hostApis, ...l2NetworkApis, ...l3NetworkApis, ...networkServiceApis, ...securityGroupApis, ...vipApis, ...eipApis] as ApiDef[];
+export const apiCatalog: readonly ApiDef[] = [...identityApis, ...queryApis, ...zoneApis, ...clusterApis, ...tagApis, ...globalConfigApis, ...offeringApis, ...backupStorageApis, ...simulatorBackupStorageApis, ...imageApis, ...hostApis, ...l2NetworkApis, ...l3NetworkApis, ...networkServiceApis, ...securityGroupApis, ...vipApis, ...eipApis, ...primaryStorageApis, ...simulatorPrimaryStorageApis, ...volumeApis] as ApiDef[];
