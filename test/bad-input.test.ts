@@ -172,6 +172,13 @@ const VALID: Record<string, (f: Fixtures) => Record<string, unknown>> = {
   ChangeVolumeState: (f) => ({ uuid: f.volume, stateEvent: 'disable' }),
   ResizeDataVolume: (f) => ({ uuid: f.volume, size: 2147483648 }),
   QueryVolume: () => ({ limit: 10 }),
+  // The snapshot APIs' valid sets are only ever sent with one thing wrong: the fixture volume (NotInstantiated) stands in for a snapshot uuid.
+  CreateVolumeSnapshot: (f) => ({ volumeUuid: f.volume, name: 'bad-input-snapshot', description: 'd' }),
+  UpdateVolumeSnapshot: (f) => ({ uuid: f.volume, name: 'renamed' }),
+  DeleteVolumeSnapshot: (f) => ({ uuid: f.volume }),
+  RevertVolumeFromSnapshot: (f) => ({ uuid: f.volume }),
+  QueryVolumeSnapshot: () => ({ limit: 10 }),
+  QueryVolumeSnapshotTree: () => ({ limit: 10 }),
 };
 
 /** What an unknown (well-formed) uuid in a uuid parameter is answered with. */
@@ -263,6 +270,10 @@ const UNKNOWN_UUID: Record<string, 'not-found' | 'invalid-session' | 'idempotent
   UpdateVolume: 'not-found',
   ChangeVolumeState: 'not-found',
   ResizeDataVolume: 'not-found',
+  CreateVolumeSnapshot: 'not-found',
+  UpdateVolumeSnapshot: 'not-found',
+  DeleteVolumeSnapshot: 'idempotent-ok',
+  RevertVolumeFromSnapshot: 'not-found',
 };
 
 const colourTags: ServiceModule = {
@@ -273,7 +284,7 @@ const colourTags: ServiceModule = {
 };
 
 /** The storage services' tables: a refused request changes none of them either. */
-const STORAGE_TABLES = ['primary_storage', 'primary_storage_cluster_ref', 'image_cache', 'volume'];
+const STORAGE_TABLES = ['primary_storage', 'primary_storage_cluster_ref', 'image_cache', 'volume', 'volume_snapshot', 'volume_snapshot_tree'];
 
 /** The network services' tables: a refused request changes none of them. */
 const NETWORK_TABLES = ['l2_network', 'vni_range', 'l2_network_cluster_ref', 'l3_network', 'ip_range', 'used_ip', 'l3_network_dns', 'network_service_l3_ref', 'security_group', 'security_group_rule', 'security_group_l3_ref', 'vip', 'vip_network_services_ref', 'eip'];

@@ -16,6 +16,7 @@ import { networkServiceApis } from '../services/network-service/apis.ts';
 import { primaryStorageApis } from '../services/primary-storage/apis.ts';
 import { simulatorPrimaryStorageApis } from '../plugins/simulator-primary-storage/apis.ts';
 import { volumeApis } from '../services/volume/apis.ts';
+import { volumeSnapshotApis } from '../services/volume-snapshot/apis.ts';
 import { securityGroupApis } from '../services/security-group/apis.ts';
 import { vipApis } from '../services/vip/apis.ts';
 import { eipApis } from '../services/eip/apis.ts';
@@ -24,4 +25,4 @@ import { eipApis } from '../services/eip/apis.ts';
  * Every API definition, as pure data (schemas, paths, names) without handlers: what the CLI and the
  * OpenAPI generator read. The node registers the same definitions through each service module.
  */
-export const apiCatalog: readonly ApiDef[] = [...identityApis, ...queryApis, ...zoneApis, ...clusterApis, ...tagApis, ...globalConfigApis, ...offeringApis, ...backupStorageApis, ...simulatorBackupStorageApis, ...imageApis, ...hostApis, ...l2NetworkApis, ...l3NetworkApis, ...networkServiceApis, ...securityGroupApis, ...vipApis, ...eipApis, ...primaryStorageApis, ...simulatorPrimaryStorageApis, ...volumeApis] as ApiDef[];
+export const apiCatalog: readonly ApiDef[] = [...identityApis, ...queryApis, ...zoneApis, ...clusterApis, ...tagApis, ...globalConfigApis, ...offeringApis, ...backupStorageApis, ...simulatorBackupStorageApis, ...imageApis, ...hostApis, ...l2NetworkApis, ...l3NetworkApis, ...networkServiceApis, ...securityGroupApis, ...vipApis, ...eipApis, ...primaryStorageApis, ...simulatorPrimaryStorageApis, ...volumeApis, ...volumeSnapshotApis] as ApiDef[];

@@ -16,6 +16,7 @@ import { l3NetworkService } from '../services/l3-network/index.ts';
 import { networkServiceService } from '../services/network-service/index.ts';
 import { primaryStorageService } from '../services/primary-storage/index.ts';
 import { volumeService } from '../services/volume/index.ts';
+import { volumeSnapshotService } from '../services/volume-snapshot/index.ts';
 import { localStoragePlugin } from '../plugins/local-storage/index.ts';
 import { simulatorPrimaryStoragePlugin } from '../plugins/simulator-primary-storage/index.ts';
 import { securityGroupService } from '../services/security-group/index.ts';
@@ -24,4 +25,4 @@ import { eipService } from '../services/eip/index.ts';
 import { hostAllocatorService } from '../services/host-allocator/index.ts';
 
 /** The services a management node loads, in order; plugins follow them. */
-export const builtinModules: readonly ServiceModule[] = [globalConfigService, tagService, identityService, queryService, zoneService, clusterService, l2NetworkService, l3NetworkService, networkServiceService, securityGroupService, vipService, eipService, offeringService, backupStorageService, imageService, simulatorBackupStoragePlugin, hostService, hostAllocatorService, simulatorPlugin, primaryStorageService, volumeService, localStoragePlugin, simulatorPrimaryStoragePlugin];
+export const builtinModules: readonly ServiceModule[] = [globalConfigService, tagService, identityService, queryService, zoneService, clusterService, l2NetworkService, l3NetworkService, networkServiceService, securityGroupService, vipService, eipService, offeringService, backupStorageService, imageService, simulatorBackupStoragePlugin, hostService, hostAllocatorService, simulatorPlugin, primaryStorageService, volumeService, volumeSnapshotService, localStoragePlugin, simulatorPrimaryStoragePlugin];
