@@ -12,9 +12,10 @@ program
   .option('--data-dir <dir>', 'data directory (SQLite database, logs)', process.env.STRATO_DATA_DIR ?? './data')
   .option('--db <url>', 'database URL: sqlite:<file> (default: <data-dir>/strato.db) or mysql://user@host:3306/strato')
   .option('--advertise-host <address>', 'the address other management nodes reach this one at (default: --host, or the first non-loopback IPv4 address)', process.env.STRATO_ADVERTISE_HOST)
-  .action(async (opts: { port: string; host: string; dataDir: string; db?: string; advertiseHost?: string }) => {
+  .option('--demo', 'build a small simulated cloud (zone, hosts, storage, networks, an image, offerings, VMs) on first start', false)
+  .action(async (opts: { port: string; host: string; dataDir: string; db?: string; advertiseHost?: string; demo: boolean }) => {
     const { serve } = await import('../node/serve.ts');
-    await serve({ port: Number(opts.port), host: opts.host, dataDir: opts.dataDir, dbUrl: opts.db, advertiseHost: opts.advertiseHost });
+    await serve({ port: Number(opts.port), host: opts.host, dataDir: opts.dataDir, dbUrl: opts.db, advertiseHost: opts.advertiseHost, demo: opts.demo });
   });
 
 program

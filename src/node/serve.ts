@@ -1,14 +1,18 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ServiceModule } from '../core/node-context.ts';
+import { apiCatalog } from '../api/catalog.ts';
+import { demoEnvironment } from '../cli/demo-environment.ts';
+import { buildEnvironment } from '../cli/environment.ts';
 import { ManagementNode } from './management-node.ts';
 
 /** `strato serve`: a management node on SQLite in the data directory unless `--db` says otherwise. */
-export async function serve(o: { port: number; host: string; dataDir: string; dbUrl?: string; advertiseHost?: string }): Promise<void> {
+export async function serve(o: { port: number; host: string; dataDir: string; dbUrl?: string; advertiseHost?: string; demo?: boolean }): Promise<void> {
   const dbUrl = o.dbUrl ?? `sqlite:${resolve(o.dataDir, 'strato.db')}`;
   const modules = await loadExtraModules(process.env.STRATO_EXTRA_MODULES);
   const node = await ManagementNode.start({ dbUrl, port: o.port, host: o.host, advertiseHost: o.advertiseHost, modules });
   process.stdout.write(`Strato management node ${node.nodeUuid} is up.\n  API:     ${node.url}/zstack/v1/  (OpenAPI at ${node.url}/zstack/v1/openapi.json)\n  Metrics: ${node.url}/metrics\n  Log in:  npx strato cli LogInByAccount accountName=admin password=password\n`);
+  if (o.demo) await buildDemo(node);
   const shutdown = async (signal: string) => {
     process.stdout.write(`\n${signal}: stopping…\n`);
     await node.stop();
@@ -39,4 +43,17 @@ export async function loadExtraModules(spec: string | undefined): Promise<Servic
     out.push(...list);
   }
   return out;
+}
+
+/** `--demo`: a small simulated cloud built through the API, unless the database already has one. */
+async function buildDemo(node: ManagementNode): Promise<void> {
+  const existing = await node.ctx.db.selectFrom('zone').select('uuid').where('name', '=', 'demo-zone').executeTakeFirst();
+  if (existing) {
+    process.stdout.write('  Demo:    already built in this database (zone demo-zone)\n');
+    return;
+  }
+  const withVms = apiCatalog.some((a) => a.name === 'CreateVmInstance');
+  const local = node.url.replace(/\/\/[^:/]+:/, '//127.0.0.1:');
+  const env = await buildEnvironment(local, demoEnvironment(withVms));
+  process.stdout.write(`  Demo:    built a simulated cloud of ${env.uuids.size} resources (zone demo-zone, 3 hosts, storage, networks, an image, offerings${withVms ? ', 3 VMs' : ''})\n`);
 }

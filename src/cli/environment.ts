@@ -1,0 +1,125 @@
+import { createHash } from 'node:crypto';
+import { apiCatalog } from '../api/catalog.ts';
+import { callApi } from './client.ts';
+
+/**
+ * A whole cloud declared as data and built through the public API, in dependency order (ZStack's
+ * EnvSpec): offerings and backup storage with images first, then per zone its clusters, hosts,
+ * primary storage and networks, then VMs. `strato serve --demo` builds one; integration tests build
+ * theirs with the same function, so both exercise exactly what a user's script would.
+ *
+ * @example
+ *   const env = await buildEnvironment('http://127.0.0.1:8080', {
+ *     zones: [{ name: 'z1', clusters: [{ name: 'c1', hosts: [{ name: 'h1', managementIp: '10.0.0.1' }] }] }],
+ *   });
+ *   env.uuid('h1');
+ */
+export interface HostSpec { name: string; managementIp: string; cpuCapacity?: number; memoryCapacity?: number }
+export interface ClusterSpec { name: string; hypervisorType?: 'Simulator' | 'KVM'; hosts?: HostSpec[]; primaryStorage?: string[]; l2Networks?: string[] }
+export interface PrimaryStorageSpec { name: string; type?: 'Simulator' | 'LocalStorage'; url?: string; totalCapacity?: number }
+export interface L3Spec { name: string; cidr: string; gateway?: string; category?: 'Private' | 'Public' | 'System'; dns?: string[]; services?: string[] }
+export interface L2Spec { name: string; physicalInterface?: string; vlan?: number; l3Networks?: L3Spec[] }
+export interface ZoneSpec { name: string; clusters?: ClusterSpec[]; primaryStorage?: PrimaryStorageSpec[]; l2Networks?: L2Spec[]; backupStorage?: string[] }
+export interface ImageSpec { name: string; url: string; format?: 'qcow2' | 'raw' | 'iso'; mediaType?: 'RootVolumeTemplate' | 'DataVolumeTemplate' | 'ISO'; platform?: string }
+export interface BackupStorageSpec { name: string; url?: string; totalCapacity?: number; images?: ImageSpec[] }
+export interface VmSpec { name: string; instanceOffering: string; image: string; l3Networks: string[]; dataDiskOfferings?: string[]; host?: string }
+export interface EnvSpec {
+  account?: { name: string; password: string };
+  instanceOfferings?: Array<{ name: string; cpuNum: number; memorySize: number; allocatorStrategy?: string }>;
+  diskOfferings?: Array<{ name: string; diskSize: number }>;
+  backupStorage?: BackupStorageSpec[];
+  zones: ZoneSpec[];
+  vms?: VmSpec[];
+}
+
+export interface Environment {
+  session: string;
+  /** The uuid of the resource created under this name; throws for a name the spec does not have. */
+  uuid(name: string): string;
+  readonly uuids: ReadonlyMap<string, string>;
+}
+
+export async function buildEnvironment(baseUrl: string, spec: EnvSpec, log: (line: string) => void = () => undefined): Promise<Environment> {
+  const uuids = new Map<string, string>();
+  const account = spec.account ?? { name: 'admin', password: 'password' };
+  const login = await call(baseUrl, undefined, 'LogInByAccount', { accountName: account.name, password: createHash('sha512').update(account.password).digest('hex') });
+  const session = (login.inventory as { uuid: string }).uuid;
+  const uuid = (name: string): string => {
+    const u = uuids.get(name);
+    if (!u) throw new Error(`the environment has no resource named ${name}`);
+    return u;
+  };
+  const create = async (api: string, name: string, params: Record<string, unknown>): Promise<string> => {
+    if (uuids.has(name)) throw new Error(`two resources are named ${name}: names must be unique in an environment`);
+    const r = await call(baseUrl, session, api, { name, ...params });
+    const id = (r.inventory as { uuid: string }).uuid;
+    uuids.set(name, id);
+    log(`${api} ${name} → ${id}`);
+    return id;
+  };
+  const act = (api: string, params: Record<string, unknown>) => call(baseUrl, session, api, params);
+
+  for (const o of spec.instanceOfferings ?? []) await create('CreateInstanceOffering', o.name, { cpuNum: o.cpuNum, memorySize: o.memorySize, allocatorStrategy: o.allocatorStrategy });
+  for (const o of spec.diskOfferings ?? []) await create('CreateDiskOffering', o.name, { diskSize: o.diskSize });
+  for (const bs of spec.backupStorage ?? []) await create('AddSimulatorBackupStorage', bs.name, { url: bs.url ?? `/backup/${bs.name}`, totalCapacity: bs.totalCapacity });
+
+  for (const z of spec.zones) {
+    const zoneUuid = await create('CreateZone', z.name, {});
+    for (const bs of z.backupStorage ?? []) await act('AttachBackupStorageToZone', { zoneUuid, backupStorageUuid: uuid(bs) });
+    for (const ps of z.primaryStorage ?? []) {
+      if (ps.type === 'LocalStorage') await create('AddLocalPrimaryStorage', ps.name, { zoneUuid, url: ps.url ?? `/var/lib/strato/${ps.name}` });
+      else await create('AddSimulatorPrimaryStorage', ps.name, { zoneUuid, url: ps.url ?? `/primary/${ps.name}`, totalCapacity: ps.totalCapacity, availableCapacity: ps.totalCapacity });
+    }
+    for (const l2 of z.l2Networks ?? []) {
+      const l2Uuid = l2.vlan === undefined
+        ? await create('CreateL2NoVlanNetwork', l2.name, { zoneUuid, physicalInterface: l2.physicalInterface ?? 'eth0' })
+        : await create('CreateL2VlanNetwork', l2.name, { zoneUuid, physicalInterface: l2.physicalInterface ?? 'eth0', vlan: l2.vlan });
+      for (const l3 of l2.l3Networks ?? []) {
+        const l3Uuid = await create('CreateL3Network', l3.name, { l2NetworkUuid: l2Uuid, category: l3.category ?? 'Private' });
+        await act('AddIpRangeByNetworkCidr', { l3NetworkUuid: l3Uuid, name: `${l3.name}-range`, networkCidr: l3.cidr, gateway: l3.gateway });
+        for (const dns of l3.dns ?? []) await act('AddDnsToL3Network', { l3NetworkUuid: l3Uuid, dns });
+        if (l3.services?.length) await attachServices(l3Uuid, l3.services);
+      }
+    }
+    for (const c of z.clusters ?? []) {
+      const clusterUuid = await create('CreateCluster', c.name, { zoneUuid, hypervisorType: c.hypervisorType ?? 'Simulator' });
+      for (const ps of c.primaryStorage ?? []) await act('AttachPrimaryStorageToCluster', { clusterUuid, primaryStorageUuid: uuid(ps) });
+      for (const l2 of c.l2Networks ?? []) await act('AttachL2NetworkToCluster', { clusterUuid, l2NetworkUuid: uuid(l2) });
+      for (const h of c.hosts ?? []) await create('AddSimulatorHost', h.name, { clusterUuid, managementIp: h.managementIp, cpuCapacity: h.cpuCapacity ?? 16, memoryCapacity: h.memoryCapacity ?? 64 * 2 ** 30 });
+    }
+  }
+
+  // Images once their backup storage is attached to a zone.
+  for (const bs of spec.backupStorage ?? []) {
+    for (const img of bs.images ?? []) await create('AddImage', img.name, { url: img.url, format: img.format ?? 'qcow2', mediaType: img.mediaType ?? 'RootVolumeTemplate', platform: img.platform ?? 'Linux', backupStorageUuids: [uuid(bs.name)] });
+  }
+
+  for (const vm of spec.vms ?? []) {
+    await create('CreateVmInstance', vm.name, {
+      instanceOfferingUuid: uuid(vm.instanceOffering),
+      imageUuid: uuid(vm.image),
+      l3NetworkUuids: vm.l3Networks.map(uuid),
+      dataDiskOfferingUuids: vm.dataDiskOfferings?.map(uuid),
+      hostUuid: vm.host ? uuid(vm.host) : undefined,
+    });
+  }
+  return { session, uuid, uuids };
+
+  async function attachServices(l3NetworkUuid: string, types: string[]): Promise<void> {
+    const providers = (await act('QueryNetworkServiceProvider', {})).inventories as Array<{ uuid: string; networkServiceTypes?: string[]; type: string }>;
+    const byProvider: Record<string, string[]> = {};
+    for (const t of types) {
+      const p = providers.find((x) => (t === 'SecurityGroup' ? x.type === 'SecurityGroup' : x.type === 'Flat'));
+      if (!p) throw new Error(`no network service provider offers ${t}`);
+      (byProvider[p.uuid] ??= []).push(t);
+    }
+    await act('AttachNetworkServiceToL3Network', { l3NetworkUuid, networkServices: byProvider });
+  }
+}
+
+async function call(baseUrl: string, session: string | undefined, name: string, params: Record<string, unknown>): Promise<Record<string, any>> {
+  const api = apiCatalog.find((a) => a.name === name);
+  if (!api) throw new Error(`this Strato has no API ${name}`);
+  const clean = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined));
+  return callApi(api, clean, { baseUrl, session, pollIntervalMs: 20 });
+}
