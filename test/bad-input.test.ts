@@ -36,6 +36,7 @@ interface Fixtures {
   vip: string;
   freeVip: string;
   eip: string;
+  vm: string;
 }
 
 /**
@@ -172,6 +173,18 @@ const VALID: Record<string, (f: Fixtures) => Record<string, unknown>> = {
   ChangeVolumeState: (f) => ({ uuid: f.volume, stateEvent: 'disable' }),
   ResizeDataVolume: (f) => ({ uuid: f.volume, size: 2147483648 }),
   QueryVolume: () => ({ limit: 10 }),
+  CreateVmInstance: (f) => ({ name: 'bad-input-new-vm', description: 'd', instanceOfferingUuid: f.instanceOffering, cpuNum: 1, memorySize: 1073741824, imageUuid: f.image, l3NetworkUuids: [f.l3Network], defaultL3NetworkUuid: f.l3Network, dataDiskOfferingUuids: [f.diskOffering], zoneUuid: f.zone, clusterUuid: f.simulatorCluster, hostUuid: f.host, primaryStorageUuidForRootVolume: f.primaryStorage, strategy: 'InstantStart', allocatorStrategy: 'DefaultHostAllocatorStrategy' }),
+  StartVmInstance: (f) => ({ uuid: f.vm, clusterUuid: f.simulatorCluster, hostUuid: f.host }),
+  StopVmInstance: (f) => ({ uuid: f.vm, type: 'grace' }),
+  RebootVmInstance: (f) => ({ uuid: f.vm }),
+  PauseVmInstance: (f) => ({ uuid: f.vm }),
+  ResumeVmInstance: (f) => ({ uuid: f.vm }),
+  DestroyVmInstance: (f) => ({ uuid: f.vm }),
+  RecoverVmInstance: (f) => ({ uuid: f.vm }),
+  ExpungeVmInstance: (f) => ({ uuid: f.vm }),
+  UpdateVmInstance: (f) => ({ uuid: f.vm, name: 'renamed', description: 'd', defaultL3NetworkUuid: f.l3Network, cpuNum: 1, memorySize: 1073741824 }),
+  QueryVmInstance: () => ({ limit: 10 }),
+  QueryVmNic: () => ({ limit: 10 }),
   // The snapshot APIs' valid sets are only ever sent with one thing wrong: the fixture volume (NotInstantiated) stands in for a snapshot uuid.
   CreateVolumeSnapshot: (f) => ({ volumeUuid: f.volume, name: 'bad-input-snapshot', description: 'd' }),
   UpdateVolumeSnapshot: (f) => ({ uuid: f.volume, name: 'renamed' }),
@@ -270,6 +283,16 @@ const UNKNOWN_UUID: Record<string, 'not-found' | 'invalid-session' | 'idempotent
   UpdateVolume: 'not-found',
   ChangeVolumeState: 'not-found',
   ResizeDataVolume: 'not-found',
+  CreateVmInstance: 'not-found',
+  StartVmInstance: 'not-found',
+  StopVmInstance: 'not-found',
+  RebootVmInstance: 'not-found',
+  PauseVmInstance: 'not-found',
+  ResumeVmInstance: 'not-found',
+  DestroyVmInstance: 'idempotent-ok',
+  RecoverVmInstance: 'not-found',
+  ExpungeVmInstance: 'not-found',
+  UpdateVmInstance: 'not-found',
   CreateVolumeSnapshot: 'not-found',
   UpdateVolumeSnapshot: 'not-found',
   DeleteVolumeSnapshot: 'idempotent-ok',
@@ -347,7 +370,11 @@ describe.each(testDatabaseKinds())('bad input on every API of the catalog on %s'
     const image = await c.call('POST', '/images', { params: { name: 'bad-input-image', url: 'http://images.example/a.qcow2?size=1024', backupStorageUuids: [backupStorage.inventory.uuid] } });
     const primaryStorage = await c.call('POST', '/primary-storage/simulators', { params: { name: 'bad-input-ps', url: '/sim/bad-input-ps', zoneUuid: zone.uuid } });
     const volume = await c.call('POST', '/volumes/data', { params: { name: 'bad-input-volume', diskSize: 1073741824 } });
-    f = { primaryStorage: primaryStorage.inventory.uuid, volume: volume.inventory.uuid, l2Network: l2.inventory.uuid, vxlanPool: pool.inventory.uuid, vniRange: vniRange.inventory.uuid, l3Network: l3.inventory.uuid, ipRange: ipRange.inventory.uuid, networkServiceProvider: providers.inventories[0].uuid, zone: zone.uuid, cluster: cluster.uuid, userTag: userTag.inventory.uuid, systemTag: systemTag.inventory.uuid, session: other.session, instanceOffering: instanceOffering.inventory.uuid, diskOffering: diskOffering.inventory.uuid, backupStorage: backupStorage.inventory.uuid, image: image.inventory.uuid, simulatorCluster: simulatorCluster.uuid, host: host.inventory.uuid, securityGroup: securityGroup.inventory.uuid, securityGroupRule: securityGroupRule.inventory.rules.find((r: any) => r.startPort === 53).uuid, publicL3Network: publicL3.inventory.uuid, publicIpRange: publicIpRange.inventory.uuid, vip: vip.inventory.uuid, freeVip: freeVip.inventory.uuid, eip: eip.inventory.uuid };
+    await c.call('POST', `/l2-networks/${l2.inventory.uuid}/clusters/${simulatorCluster.uuid}`, { null: {} });
+    await c.call('POST', `/zones/${zone.uuid}/backup-storage/${backupStorage.inventory.uuid}`, { params: {} });
+    await c.call('POST', `/clusters/${simulatorCluster.uuid}/primary-storage/${primaryStorage.inventory.uuid}`, { params: {} });
+    const vm = await c.call('POST', '/vm-instances', { params: { name: 'bad-input-vm', instanceOfferingUuid: instanceOffering.inventory.uuid, imageUuid: image.inventory.uuid, l3NetworkUuids: [l3.inventory.uuid] } });
+    f = { vm: vm.inventory.uuid, primaryStorage: primaryStorage.inventory.uuid, volume: volume.inventory.uuid, l2Network: l2.inventory.uuid, vxlanPool: pool.inventory.uuid, vniRange: vniRange.inventory.uuid, l3Network: l3.inventory.uuid, ipRange: ipRange.inventory.uuid, networkServiceProvider: providers.inventories[0].uuid, zone: zone.uuid, cluster: cluster.uuid, userTag: userTag.inventory.uuid, systemTag: systemTag.inventory.uuid, session: other.session, instanceOffering: instanceOffering.inventory.uuid, diskOffering: diskOffering.inventory.uuid, backupStorage: backupStorage.inventory.uuid, image: image.inventory.uuid, simulatorCluster: simulatorCluster.uuid, host: host.inventory.uuid, securityGroup: securityGroup.inventory.uuid, securityGroupRule: securityGroupRule.inventory.rules.find((r: any) => r.startPort === 53).uuid, publicL3Network: publicL3.inventory.uuid, publicIpRange: publicIpRange.inventory.uuid, vip: vip.inventory.uuid, freeVip: freeVip.inventory.uuid, eip: eip.inventory.uuid };
   });
   afterAll(async () => t?.stop());
 

@@ -20,6 +20,7 @@ import { volumeSnapshotApis } from '../services/volume-snapshot/apis.ts';
 import { securityGroupApis } from '../services/security-group/apis.ts';
 import { vipApis } from '../services/vip/apis.ts';
 import { eipApis } from '../services/eip/apis.ts';
+import { vmApis } from '../services/vm/apis.ts';
 
 /**
  * Every API definition, as pure data (schemas, paths, names) without handlers: what the CLI and the

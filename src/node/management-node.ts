@@ -6,13 +6,14 @@ import { ApiJobStore, apiJobMigration } from '../api/api-job-store.ts';
 import { buildRestServer } from '../api/rest-server.ts';
 import type { WebhookOptions } from '../api/webhook.ts';
 import { AGENT_CALLBACK_PATH, AgentClient } from '../core/agent/index.ts';
+import { AGENT_SEND_COMMAND_PATH, AgentCommandPoint } from '../contracts/vm.ts';
 import { ApiRegistry } from '../core/api/api-registry.ts';
 import type { ApiDef } from '../core/api/define-api.ts';
 import { BUS_EVENTS_PATH, BUS_MESSAGES_PATH, Bus, HttpTransport, createBusHttpEndpoint, createLoggingInterceptor, runWithContext, type Caller } from '../core/bus/index.ts';
 import { CascadeRegistry } from '../core/cascade/index.ts';
 import { GlobalConfig } from '../core/config/index.ts';
 import { migrate, openDatabase, type Database } from '../core/db/index.ts';
-import { errorOf, SysErrors } from '../core/errors/index.ts';
+import { errorOf, SysErrors, toErrorCode } from '../core/errors/index.ts';
 import { FlowEngine, FlowRegistry, flowMigrations, recoverUnfinishedFlows } from '../core/flow/index.ts';
 import { createMetricsRegistry } from '../core/metrics/metrics.ts';
 import type { NodeContext, ServiceModule } from '../core/node-context.ts';
@@ -144,6 +145,16 @@ export class ManagementNode {
         a.post(BUS_EVENTS_PATH, (req) => endpoint.handleEvent(req.body, req.headers));
         // Results of asynchronous agent commands (ZStack's RESTFacade callback).
         a.post(AGENT_CALLBACK_PATH, async (req, reply) => reply.code(agents.handleCallback(req.headers, req.body)).send({}));
+        // What agents report unprompted (ZStack's sendcommand, `commandpath: /kvm/reportvmstate`): served by whoever registered the path.
+        a.post(AGENT_SEND_COMMAND_PATH, async (req, reply) => {
+          const handler = ctx.extensions.findStrategy(AgentCommandPoint, String(req.headers.commandpath ?? ''));
+          if (!handler) return reply.code(404).send({ success: false, error: `no handler for commandpath ${String(req.headers.commandpath)}` });
+          try {
+            return reply.send({ success: true, ...((await handler.handle((req.body ?? {}) as Record<string, unknown>)) ?? {}) });
+          } catch (e) {
+            return reply.code(500).send({ success: false, error: toErrorCode(e) });
+          }
+        });
       },
     });
     await app.listen({ port: opts.port ?? 8080, host: opts.host ?? '0.0.0.0' });

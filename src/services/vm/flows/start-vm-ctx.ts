@@ -1,0 +1,19 @@
+import type { AllocateHostReply } from '../../../contracts/host-allocator.ts';
+
+/** The context of `vm.start`: what the allocator needs, and what each step made (for rollback). */
+export interface StartVmCtx {
+  uuid: string;
+  cpuNum: number;
+  memorySize: number;
+  instanceOfferingUuid?: string;
+  allocatorStrategy?: string;
+  zoneUuid: string;
+  clusterUuid?: string;
+  hostUuid?: string;
+  lastHostUuid?: string;
+  l3NetworkUuids: string[];
+  /** The root volume's storage: the host must be in a cluster it is attached to. */
+  rootPrimaryStorageUuid?: string;
+  host?: AllocateHostReply;
+  startSent?: boolean;
+}

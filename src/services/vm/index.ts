@@ -1,0 +1,48 @@
+import { AgentCommandPoint, REPORT_VM_STATE_PATH, VmMessages, VM_SERVICE } from '../../contracts/vm.ts';
+import { serviceFromHandlers } from '../../core/bus/index.ts';
+import { StratoError, SysErrors } from '../../core/errors/index.ts';
+import type { ServiceModule } from '../../core/node-context.ts';
+import { vmApis } from './apis.ts';
+import { cascadeHandler, vmCascadeEntry } from './cascade.ts';
+import { createVmHandler } from './create-handler.ts';
+import { createVmChain } from './flows/create-vm-chain.ts';
+import { startVmChain } from './flows/start-vm-chain.ts';
+import { lifecycleHandlers } from './lifecycle-handlers.ts';
+import { reportStateHandler } from './report-state.ts';
+import { VmInstanceInventory, VmNicInventory, vmMigration } from './schema.ts';
+
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const IPV4 = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
+/** VM instances: create (a journaled chain), lifecycle in each VM's queue, state reported by hosts, cascade under hosts. */
+export const vmService: ServiceModule = {
+  id: 'vm',
+  migrations: [vmMigration],
+  inventories: [VmInstanceInventory, VmNicInventory],
+  apis: vmApis,
+  setup(ctx) {
+    const deletionPolicy = ctx.config.define({ category: 'vm', name: 'deletionPolicy', type: 'string', defaultValue: 'Delay', validValues: ['Direct', 'Delay', 'Never'], description: "the behavior of deleting a vm: Direct deletes the vm and its root volume; Delay changes the vm's state to Destroyed (recoverable until expunged); Never deletes the vm but never its root volume" });
+    ctx.systemTags.define({ pattern: 'hostname::{hostname}', resourceType: 'VmInstanceVO', validate: (t) => {
+      if (!HOSTNAME.test(t.hostname)) throw new StratoError(SysErrors.INVALID_ARGUMENT_ERROR, `hostname[${t.hostname}] is not a valid host name (RFC 1123)`);
+    } });
+    const staticIpTag = ctx.systemTags.define({ pattern: 'staticIp::{l3NetworkUuid}::{ip}', resourceType: 'VmInstanceVO', validate: (t) => {
+      if (!/^[0-9a-f]{32}$/.test(t.l3NetworkUuid)) throw new StratoError(SysErrors.INVALID_ARGUMENT_ERROR, `staticIp: ${t.l3NetworkUuid} is not an L3 network uuid`);
+      if (!IPV4.test(t.ip)) throw new StratoError(SysErrors.INVALID_ARGUMENT_ERROR, `staticIp: ${t.ip} is not an IPv4 address`);
+    } });
+    const flowDeps = { extensions: ctx.extensions, agents: ctx.agents };
+    const chain = createVmChain(flowDeps);
+    const startChain = startVmChain(flowDeps);
+    ctx.flows.registerChain(chain);
+    ctx.flows.registerChain(startChain);
+    ctx.cascade.register(vmCascadeEntry(ctx));
+    ctx.extensions.registerStrategy(AgentCommandPoint, REPORT_VM_STATE_PATH, {
+      handle: (body) => ctx.bus.call(VM_SERVICE, VmMessages.reportState, body, { resourceUuid: String(body.vmUuid ?? '') }),
+    }, { by: 'vm' });
+    ctx.bus.registerService(serviceFromHandlers(VM_SERVICE, {
+      CreateVmInstance: createVmHandler(ctx, { chain, staticIpTag }),
+      ...lifecycleHandlers(ctx, { startChain, deletionPolicy }),
+      ...reportStateHandler(ctx),
+      ...cascadeHandler(ctx),
+    }));
+  },
+};
