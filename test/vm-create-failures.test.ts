@@ -1,0 +1,122 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AfterVmHostAllocated, AfterVmInstantiated, AfterVmPersisted, AfterVmVolumesAllocated, BeforeVmInstantiate, type CreateVmCtx } from '../src/contracts/vm.ts';
+import { testDatabaseKinds } from '../src/core/db/index.ts';
+import { StratoError, SysErrors } from '../src/core/errors/index.ts';
+import type { InsertionPoint } from '../src/core/flow/index.ts';
+import type { ServiceModule } from '../src/core/node-context.ts';
+import { simulatorFleetOf } from '../src/plugins/simulator/index.ts';
+import { clearPrimaryStorageFaults, injectPrimaryStorageFault } from '../src/plugins/simulator-primary-storage/index.ts';
+import { vmsOf } from '../src/plugins/simulator-vm/index.ts';
+import { startTestNode, type TestClient, type TestNode } from './support/test-node.ts';
+import { accounting, buildVmWorld, GiB, type VmWorld } from './support/vm-fixture.ts';
+
+/** A test-only plugin: a step at each insertion point of `vm.create` that fails when `failAt` names its point. */
+let failAt: string | undefined;
+const POINTS: Array<InsertionPoint<CreateVmCtx>> = [AfterVmPersisted, AfterVmHostAllocated, AfterVmVolumesAllocated, BeforeVmInstantiate, AfterVmInstantiated];
+const failingSteps: ServiceModule = {
+  id: 'test-failing-vm-steps',
+  setup(ctx) {
+    for (const point of POINTS) {
+      ctx.flows.insert(point, {
+        name: `fail-${point.name.replace(/\./g, '-')}`,
+        run() {
+          if (failAt === point.name) throw new StratoError(SysErrors.OPERATION_ERROR, `injected failure at ${point.name}`);
+        },
+        rollback() {},
+      });
+    }
+  },
+};
+
+describe.each(testDatabaseKinds())('a VM create that fails at any step gives everything back on %s', (kind) => {
+  let t: TestNode;
+  let c: TestClient;
+  let w: VmWorld;
+  const db = () => t.node.ctx.db;
+  const create = (params: Record<string, unknown> = {}, top: Record<string, unknown> = {}) => c.send('POST', '/vm-instances', { params: { name: 'doomed', instanceOfferingUuid: w.offering, imageUuid: w.image, l3NetworkUuids: [w.l3, w.l3b], dataDiskOfferingUuids: [w.diskOffering, w.diskOffering], ...params }, systemTags: ['hostname::doomed'], userTags: ['doomed'], ...top });
+
+  beforeAll(async () => {
+    t = await startTestNode(kind, { modules: [failingSteps] });
+    c = await t.login();
+    w = await buildVmWorld(c, 'vmf');
+    // One VM first: the image cache on the primary storage exists from then on (it is shared, and kept as ZStack keeps it).
+    const first = await create({ name: 'first' });
+    expect(first.status, first.text).toBe(200);
+  });
+  afterAll(async () => {
+    clearPrimaryStorageFaults();
+    await t?.stop();
+  });
+
+  const expectNothingChanged = async (r: { status: number; body: any; text: string }, before: Record<string, unknown>, mentions: string) => {
+    expect(r.status, r.text).toBe(503);
+    expect(r.body.error.details).toContain(mentions);
+    expect(await accounting(db(), w)).toEqual(before);
+    expect(await db().selectFrom('vm_instance').select('uuid').where('name', '=', 'doomed').execute()).toEqual([]);
+  };
+
+  it.each(POINTS.map((p) => [p.name]))('at the inserted step %s', async (point) => {
+    const before = await accounting(db(), w);
+    failAt = point;
+    try {
+      await expectNothingChanged(await create(), before, `injected failure at ${point}`);
+    } finally {
+      failAt = undefined;
+    }
+    const everyAgentVms = w.hosts.flatMap((h) => Object.keys(vmsOf(simulatorFleetOf(t.node.ctx).agent(h)!)));
+    expect(everyAgentVms).toHaveLength(1); // only the first VM: a VM started then rolled back was destroyed on its host
+  });
+
+  it('at allocate-host (no host has the room)', async () => {
+    const before = await accounting(db(), w);
+    await expectNothingChanged(await create({ instanceOfferingUuid: undefined, cpuNum: 1, memorySize: 1024 ** 4 }), before, 'bytes are needed');
+  });
+
+  it('at select-backup-storage (the image is on no backup storage of the zone)', async () => {
+    await c.call('DELETE', `/zones/${w.zone}/backup-storage/${w.backupStorage}`);
+    try {
+      const before = await accounting(db(), w);
+      await expectNothingChanged(await create(), before, 'has a Ready copy of image');
+    } finally {
+      await c.call('POST', `/zones/${w.zone}/backup-storage/${w.backupStorage}`, { params: {} });
+    }
+  });
+
+  it('at allocate-root-volume (the storage fails to make the root volume)', async () => {
+    const before = await accounting(db(), w);
+    injectPrimaryStorageFault(w.primaryStorage, 'createVolume', { times: 1 });
+    await expectNothingChanged(await create(), before, 'injected createVolume failure');
+  });
+
+  it('at allocate-data-volumes (the second data volume does not fit: the root and the first are taken back)', async () => {
+    const before = await accounting(db(), w);
+    const free = Number((await db().selectFrom('primary_storage').select('availableCapacity').where('uuid', '=', w.primaryStorage).executeTakeFirstOrThrow()).availableCapacity);
+    // Room for the root volume (2 GiB) and one data volume (5 GiB), not for the second.
+    const filler = await c.call('POST', '/volumes/data', { params: { name: 'filler', diskSize: free - 8 * GiB, primaryStorageUuid: w.primaryStorage } });
+    try {
+      await expectNothingChanged(await create(), await accounting(db(), w), 'bytes available');
+    } finally {
+      await c.call('DELETE', `/volumes/${filler.inventory.uuid}`);
+      await c.call('PUT', `/volumes/${filler.inventory.uuid}/actions`, { expungeDataVolume: {} });
+    }
+    expect(await accounting(db(), w)).toEqual(before);
+  });
+
+  it('at allocate-nics (the static IP of the second L3 is taken: the first NIC\'s IP is given back)', async () => {
+    const taken = (await c.call('GET', `/vm-instances/nics?q=l3NetworkUuid=${w.l3b}`)).inventories[0].ip as string;
+    const before = await accounting(db(), w);
+    await expectNothingChanged(await create({}, { systemTags: ['hostname::doomed', `staticIp::${w.l3b}::${taken}`] }), before, taken);
+  });
+
+  it('at start-on-host (the agent fails /vm/start)', async () => {
+    const before = await accounting(db(), w);
+    simulatorFleetOf(t.node.ctx).configure('/vm/start', { error: 'qemu crashed', times: 1 });
+    await expectNothingChanged(await create(), before, 'qemu crashed');
+  });
+
+  it('and a create after all those failures still works', async () => {
+    const r = await create({ name: 'survivor' });
+    expect(r.status, r.text).toBe(200);
+    expect(r.body.inventory.state).toBe('Running');
+  });
+});
