@@ -184,6 +184,7 @@ const VALID: Record<string, (f: Fixtures) => Record<string, unknown>> = {
   ExpungeVmInstance: (f) => ({ uuid: f.vm }),
   UpdateVmInstance: (f) => ({ uuid: f.vm, name: 'renamed', description: 'd', defaultL3NetworkUuid: f.l3Network, cpuNum: 1, memorySize: 1073741824 }),
   QueryVmInstance: () => ({ limit: 10 }),
+  MigrateVm: (f) => ({ uuid: f.vm, hostUuid: f.host }),
   QueryVmNic: () => ({ limit: 10 }),
   // The snapshot APIs' valid sets are only ever sent with one thing wrong: the fixture volume (NotInstantiated) stands in for a snapshot uuid.
   CreateVolumeSnapshot: (f) => ({ volumeUuid: f.volume, name: 'bad-input-snapshot', description: 'd' }),
@@ -293,6 +294,7 @@ const UNKNOWN_UUID: Record<string, 'not-found' | 'invalid-session' | 'idempotent
   RecoverVmInstance: 'not-found',
   ExpungeVmInstance: 'not-found',
   UpdateVmInstance: 'not-found',
+  MigrateVm: 'not-found',
   CreateVolumeSnapshot: 'not-found',
   UpdateVolumeSnapshot: 'not-found',
   DeleteVolumeSnapshot: 'idempotent-ok',

@@ -185,6 +185,31 @@ describe.each(testDatabaseKinds())('VM instances through the REST API on %s', (k
     expect(await accounting(db(), w)).toEqual(before);
   });
 
+  it('migrates a running VM to the host given or to one the allocator picks, moving its capacity; a failed migration changes nothing', async () => {
+    const vm = (await create({ name: 'mover', hostUuid: w.hosts[0] })).body.inventory;
+    const [a, b] = w.hosts;
+    const freeA = await hostFree(a);
+    const freeB = await hostFree(b);
+    fleet().agent(a)!.configure('/vm/migrate', { error: 'migration aborted', times: 1 });
+    const failed = await c.send('PUT', `/vm-instances/${vm.uuid}/actions`, { migrateVm: {} });
+    expect(failed.body.error.details).toContain('migration aborted');
+    expect(await vmRow(vm.uuid)).toMatchObject({ state: 'Running', hostUuid: a });
+    expect([await hostFree(a), await hostFree(b)]).toEqual([freeA, freeB]);
+    const moved = (await c.send('PUT', `/vm-instances/${vm.uuid}/actions`, { migrateVm: {} })).body.inventory;
+    expect(moved).toMatchObject({ state: 'Running', hostUuid: b, lastHostUuid: a });
+    expect(await hostFree(a)).toEqual([freeA[0] + 2, freeA[1] + 2 * GiB]);
+    expect(await hostFree(b)).toEqual([freeB[0] - 2, freeB[1] - 2 * GiB]);
+    expect(vmsOf(fleet().agent(b)!)[vm.uuid]).toBe('Running');
+    expect(vmsOf(fleet().agent(a)!)[vm.uuid]).toBeUndefined();
+    const back = (await c.send('PUT', `/vm-instances/${vm.uuid}/actions`, { migrateVm: { hostUuid: a } })).body.inventory;
+    expect(back.hostUuid).toBe(a);
+    expect((await c.send('PUT', `/vm-instances/${vm.uuid}/actions`, { migrateVm: { hostUuid: a } })).body.error.code).toBe('SYS.1007');
+    await action(vm.uuid, { stopVmInstance: {} });
+    expect((await c.send('PUT', `/vm-instances/${vm.uuid}/actions`, { migrateVm: {} })).body.error.code).toBe('VM.1010');
+    await c.call('DELETE', `/vm-instances/${vm.uuid}`);
+    await c.call('PUT', `/vm-instances/${vm.uuid}/actions`, { expungeVmInstance: {} });
+  });
+
   it('deleting a host stops its VMs and gives their capacity back with the host', async () => {
     const vm = (await create({ name: 'orphan', hostUuid: w.hosts[1] })).body.inventory;
     expect(vm.hostUuid).toBe(w.hosts[1]);

@@ -48,7 +48,11 @@ export function defineVmCommands(fleet: SimulatorFleet): void {
     return {};
   });
   fleet.defineCommand('host', VmAgentPaths.migrate, (cmd: VmCmd & { destHostUuid?: string }, agent) => {
-    delete vmsOf(agent)[requireVm(agent, cmd)];
+    const uuid = requireVm(agent, cmd);
+    const dest = cmd.destHostUuid ? fleet.agent(cmd.destHostUuid) : undefined;
+    if (!dest) throw new Error(`migration target ${String(cmd.destHostUuid)} is not reachable`);
+    vmsOf(dest)[uuid] = vmsOf(agent)[uuid];
+    delete vmsOf(agent)[uuid];
     return {};
   });
   fleet.defineCommand('host', VmAgentPaths.checkState, (cmd: VmCmd, agent) => {

@@ -65,4 +65,14 @@ export const DestroyVmInstance = defineApi({
 export const QueryVmInstance = defineQueryApi({ name: 'QueryVmInstance', inventory: 'VmInstanceInventory', path: '/vm-instances' });
 export const QueryVmNic = defineQueryApi({ name: 'QueryVmNic', inventory: 'VmNicInventory', path: '/vm-instances/nics' });
 
-export const vmApis = [CreateVmInstance, StartVmInstance, StopVmInstance, RebootVmInstance, PauseVmInstance, ResumeVmInstance, DestroyVmInstance, RecoverVmInstance, ExpungeVmInstance, UpdateVmInstance, QueryVmInstance, QueryVmNic];
+
+export const MigrateVm = defineApi({
+  // ZStack names the path variable vmInstanceUuid; the REST server routes one variable name per path, and the name is not on the wire.
+  name: 'MigrateVm', service: 'vm', kind: 'async', method: 'PUT', path: '/vm-instances/{uuid}/actions',
+  params: { uuid: P.uuid(), hostUuid: Type.Optional(P.uuid()) },
+  resourceUuidParam: 'uuid',
+  result: { inventory: 'VmInstanceInventory' },
+  description: 'Live-migrate a running VM to another host: the one given, or one the allocator chooses (never its current host)',
+});
+
+export const vmApis = [CreateVmInstance, StartVmInstance, StopVmInstance, RebootVmInstance, PauseVmInstance, ResumeVmInstance, DestroyVmInstance, RecoverVmInstance, ExpungeVmInstance, UpdateVmInstance, MigrateVm, QueryVmInstance, QueryVmNic];

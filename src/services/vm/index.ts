@@ -8,6 +8,7 @@ import { createVmHandler } from './create-handler.ts';
 import { createVmChain } from './flows/create-vm-chain.ts';
 import { startVmChain } from './flows/start-vm-chain.ts';
 import { lifecycleHandlers } from './lifecycle-handlers.ts';
+import { migrateHandler } from './migrate-handler.ts';
 import { reportStateHandler } from './report-state.ts';
 import { VmInstanceInventory, VmNicInventory, vmMigration } from './schema.ts';
 
@@ -43,6 +44,7 @@ export const vmService: ServiceModule = {
       ...lifecycleHandlers(ctx, { startChain, deletionPolicy }),
       ...reportStateHandler(ctx),
       ...cascadeHandler(ctx),
+      ...migrateHandler(ctx),
     }));
   },
 };
