@@ -15,7 +15,6 @@ const ALLOWED: Record<string, readonly VmState[]> = {
   RecoverVmInstance: ['Destroyed'],
   ExpungeVmInstance: ['Destroyed'],
   MigrateVm: ['Running', 'Paused', 'Unknown'],
-  ChangeInstanceOffering: ['Running', 'Stopped', 'Paused'],
 };
 
 /** Throws ZStack's VM.1010 with its wording when `state` does not allow the operation. */
