@@ -14,10 +14,12 @@ export function volumeCascadeEntry(ctx: NodeContext): CascadeEntry {
     async children(_parent, psUuids) {
       return (await db.selectFrom('volume').select('uuid').where('primaryStorageUuid', 'in', psUuids).execute()).map((r) => r.uuid as string);
     },
-    async check(uuids) {
+    async check(uuids, cascade) {
+      // A volume may go with its VM when that VM is deleted by the same cascade (a zone going away).
+      const dying = new Set(cascade.subtree.get('VmInstanceVO') ?? []);
       for (const uuid of uuids) {
         const v = (await loadInventory(db, VolumeInventory, uuid)) as VolumeView;
-        if (v.vmInstanceUuid) throw new StratoError(SysErrors.OPERATION_ERROR, `volume ${uuid} is attached to VM ${v.vmInstanceUuid}`);
+        if (v.vmInstanceUuid && !dying.has(v.vmInstanceUuid)) throw new StratoError(SysErrors.OPERATION_ERROR, `volume ${uuid} is attached to VM ${v.vmInstanceUuid}`);
         await extensions.callVeto(VolumeLifecyclePoint, 'preDelete', v);
       }
     },
