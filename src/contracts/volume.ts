@@ -52,6 +52,11 @@ export const VolumeMessages = {
   instantiate: 'volume.Instantiate',
   /** `{uuid}`: expunge one volume (sent by the cascade when its primary storage goes), run in its queue. */
   expunge: 'volume.Expunge',
+  /**
+   * `{uuid, installPath, format?}`: undo an instantiate (a failed attach): only while the volume is on no
+   * VM and still at `installPath`; its bits and space go, it is NotInstantiated again (with `format`).
+   */
+  uninstantiate: 'volume.Uninstantiate',
 } as const;
 
 export const VOLUME_SERVICE = 'volume';
