@@ -1,9 +1,13 @@
 import { AgentCommandPoint, REPORT_VM_STATE_PATH, VmMessages, VM_SERVICE } from '../../contracts/vm.ts';
 import { serviceFromHandlers } from '../../core/bus/index.ts';
 import { StratoError, SysErrors } from '../../core/errors/index.ts';
-import type { ServiceModule } from '../../core/node-context.ts';
+import type { NodeContext, ServiceModule } from '../../core/node-context.ts';
 import { vmApis } from './apis.ts';
 import { cascadeHandler, vmCascadeEntry } from './cascade.ts';
+import { VmExpungeTimer } from './expunge-timer.ts';
+import { registerHostMaintenance } from './host-maintenance.ts';
+import { vmQueryIndexesMigration } from './query-indexes.ts';
+import { registerVmSync } from './vm-sync.ts';
 import { createVmHandler } from './create-handler.ts';
 import { createVmChain } from './flows/create-vm-chain.ts';
 import { startVmChain } from './flows/start-vm-chain.ts';
@@ -15,10 +19,13 @@ import { VmInstanceInventory, VmNicInventory, vmMigration } from './schema.ts';
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const IPV4 = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
+/** One expunge timer per node (several nodes may share a process in tests). */
+const expungeTimers = new WeakMap<NodeContext, VmExpungeTimer>();
+
 /** VM instances: create (a journaled chain), lifecycle in each VM's queue, state reported by hosts, cascade under hosts. */
 export const vmService: ServiceModule = {
   id: 'vm',
-  migrations: [vmMigration],
+  migrations: [vmMigration, vmQueryIndexesMigration],
   inventories: [VmInstanceInventory, VmNicInventory],
   apis: vmApis,
   setup(ctx) {
@@ -39,6 +46,11 @@ export const vmService: ServiceModule = {
     ctx.extensions.registerStrategy(AgentCommandPoint, REPORT_VM_STATE_PATH, {
       handle: (body) => ctx.bus.call(VM_SERVICE, VmMessages.reportState, body, { resourceUuid: String(body.vmUuid ?? '') }),
     }, { by: 'vm' });
+    registerHostMaintenance(ctx);
+    registerVmSync(ctx);
+    const expungePeriod = ctx.config.define({ category: 'vm', name: 'expungePeriod', type: 'number', defaultValue: 604800, min: 1, description: 'the period before a destroyed vm being deleted from database and before its root volume being deleted from primary storage, in seconds' });
+    const expungeInterval = ctx.config.define({ category: 'vm', name: 'expungeInterval', type: 'number', defaultValue: 3600, min: 1, description: 'the interval the expunging vm task runs, in seconds' });
+    expungeTimers.set(ctx, new VmExpungeTimer(ctx, expungePeriod, expungeInterval));
     ctx.bus.registerService(serviceFromHandlers(VM_SERVICE, {
       CreateVmInstance: createVmHandler(ctx, { chain, staticIpTag }),
       ...lifecycleHandlers(ctx, { startChain, deletionPolicy }),
@@ -46,5 +58,11 @@ export const vmService: ServiceModule = {
       ...cascadeHandler(ctx),
       ...migrateHandler(ctx),
     }));
+  },
+  start(ctx) {
+    expungeTimers.get(ctx)?.start();
+  },
+  async stop(ctx) {
+    await expungeTimers.get(ctx)?.stop();
   },
 };

@@ -1,0 +1,18 @@
+import type { Migration } from '../../core/db/index.ts';
+
+/**
+ * Indexes for the queries clients run on VMs (UI lists, `QueryVmInstance`) on top of those 0800 made
+ * (hostUuid, clusterUuid, zoneUuid, (createDate, uuid), vm_nic vmInstanceUuid and l3NetworkUuid):
+ * - (state, createDate, uuid): `q=state=Running&sort=-createDate` walks the index in order and stops at
+ *   start+limit instead of sorting every Running VM;
+ * - name: lookups by name (`q=name=web1`, `name~=web%` prefix);
+ * - vm_nic ip: which VM has this address (`q=vmNics.ip=10.0.0.5`).
+ */
+export const vmQueryIndexesMigration: Migration = {
+  id: '0801-vm-query-indexes',
+  async up(db) {
+    await db.schema.createIndex('idx_vm_state_create').on('vm_instance').columns(['state', 'createDate', 'uuid']).execute();
+    await db.schema.createIndex('idx_vm_name').on('vm_instance').column('name').execute();
+    await db.schema.createIndex('idx_vm_nic_ip').on('vm_nic').column('ip').execute();
+  },
+};
