@@ -6,6 +6,7 @@ import { volumeApis } from './apis.ts';
 import { volumeCascadeEntry } from './cascade.ts';
 import { volumeChains } from './flows/volume-chains.ts';
 import { volumeHandlers } from './handlers.ts';
+import { uninstantiateHandler } from './uninstantiate-handler.ts';
 import { VolumeInventory, volumeMigration } from './schema.ts';
 
 /** Volumes: data volumes created, placed on a primary storage, resized, deleted, recovered and expunged. */
@@ -26,6 +27,6 @@ export const volumeService: ServiceModule = {
         await ctx.db.updateTable('volume').set({ diskOfferingUuid: null }).where('diskOfferingUuid', '=', offering.uuid).execute();
       },
     }, { by: 'volume' });
-    ctx.bus.registerService(serviceFromHandlers(VOLUME_SERVICE, volumeHandlers(ctx, { chains, deletionPolicy })));
+    ctx.bus.registerService(serviceFromHandlers(VOLUME_SERVICE, { ...volumeHandlers(ctx, { chains, deletionPolicy }), ...uninstantiateHandler(ctx) }));
   },
 };
