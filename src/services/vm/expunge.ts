@@ -2,6 +2,7 @@ import { HostAllocatorMessages } from '../../contracts/host-allocator.ts';
 import { L3NetworkMessages } from '../../contracts/network.ts';
 import { SecurityGroupMessages } from '../../contracts/security-group.ts';
 import { VmLifecyclePoint, type VmInstanceView } from '../../contracts/vm.ts';
+import { VmNicLifecyclePoint } from '../../contracts/vm-nic.ts';
 import { VOLUME_SERVICE, VolumeMessages } from '../../contracts/volume.ts';
 import type { Bus } from '../../core/bus/index.ts';
 import { StratoError } from '../../core/errors/index.ts';
@@ -36,7 +37,9 @@ export async function expungeVm(ctx: NodeContext, vm: VmInstanceView, opts: { fo
       throw new StratoError(r.error);
     }
   }
-  const nics = await db.selectFrom('vm_nic').select(['uuid', 'l3NetworkUuid', 'usedIpUuid']).where('vmInstanceUuid', '=', vm.uuid).execute();
+  const nics = await db.selectFrom('vm_nic').select(['uuid', 'l3NetworkUuid', 'usedIpUuid', 'ip']).where('vmInstanceUuid', '=', vm.uuid).execute();
+  // EIPs (and other network services) let go of the NICs before they go.
+  if (nics.length) await extensions.callSafe(VmNicLifecyclePoint, 'beforeNicsDeleted', nics.map((n) => ({ uuid: n.uuid as string, vmInstanceUuid: vm.uuid, l3NetworkUuid: n.l3NetworkUuid as string, ip: (n.ip as string | null) ?? null })));
   if (nics.length) await bus.call('securityGroup', SecurityGroupMessages.removeVmNics, { vmNicUuids: nics.map((n) => n.uuid as string) });
   for (const nic of nics) {
     if (nic.usedIpUuid) await bus.call('l3Network', L3NetworkMessages.releaseIp, { usedIpUuid: nic.usedIpUuid }, { resourceUuid: nic.l3NetworkUuid as string });

@@ -13,6 +13,9 @@ import { createVmChain } from './flows/create-vm-chain.ts';
 import { startVmChain } from './flows/start-vm-chain.ts';
 import { lifecycleHandlers } from './lifecycle-handlers.ts';
 import { migrateHandler } from './migrate-handler.ts';
+import { attachNicChain } from './flows/attach-nic-chain.ts';
+import { vmNicCascadeEntry } from './nic-cascade.ts';
+import { nicHandlers } from './nic-handlers.ts';
 import { reportStateHandler } from './report-state.ts';
 import { VmInstanceInventory, VmNicInventory, vmMigration } from './schema.ts';
 
@@ -43,6 +46,9 @@ export const vmService: ServiceModule = {
     ctx.flows.registerChain(chain);
     ctx.flows.registerChain(startChain);
     ctx.cascade.register(vmCascadeEntry(ctx));
+    const attachChain = attachNicChain(flowDeps);
+    ctx.flows.registerChain(attachChain);
+    ctx.cascade.register(vmNicCascadeEntry(ctx));
     ctx.extensions.registerStrategy(AgentCommandPoint, REPORT_VM_STATE_PATH, {
       handle: (body) => ctx.bus.call(VM_SERVICE, VmMessages.reportState, body, { resourceUuid: String(body.vmUuid ?? '') }),
     }, { by: 'vm' });
@@ -57,6 +63,7 @@ export const vmService: ServiceModule = {
       ...reportStateHandler(ctx),
       ...cascadeHandler(ctx),
       ...migrateHandler(ctx),
+      ...nicHandlers(ctx, { attachChain }),
     }));
   },
   start(ctx) {
