@@ -2,6 +2,7 @@ import { Type, type TProperties } from '@sinclair/typebox';
 import { HOST_ALLOCATOR_STRATEGIES } from '../../contracts/offering.ts';
 import { defineApi, defineQueryApi, P } from '../../core/api/define-api.ts';
 import { vmNicApis } from './nic-apis.ts';
+import { vmVolumeApis } from './volume-apis.ts';
 
 const MAX_CPU_NUM = 1024;
 const MAX_MEMORY_SIZE = 16 * 1024 ** 4;
@@ -76,4 +77,4 @@ export const MigrateVm = defineApi({
   description: 'Live-migrate a running VM to another host: the one given, or one the allocator chooses (never its current host)',
 });
 
-export const vmApis = [CreateVmInstance, StartVmInstance, StopVmInstance, RebootVmInstance, PauseVmInstance, ResumeVmInstance, DestroyVmInstance, RecoverVmInstance, ExpungeVmInstance, UpdateVmInstance, MigrateVm, QueryVmInstance, QueryVmNic, ...vmNicApis];
+export const vmApis = [CreateVmInstance, StartVmInstance, StopVmInstance, RebootVmInstance, PauseVmInstance, ResumeVmInstance, DestroyVmInstance, RecoverVmInstance, ExpungeVmInstance, UpdateVmInstance, MigrateVm, QueryVmInstance, QueryVmNic, ...vmNicApis, ...vmVolumeApis];

@@ -17,6 +17,9 @@ import { attachNicChain } from './flows/attach-nic-chain.ts';
 import { vmNicCascadeEntry } from './nic-cascade.ts';
 import { nicHandlers } from './nic-handlers.ts';
 import { reportStateHandler } from './report-state.ts';
+import { attachVolumeChain } from './flows/attach-volume-chain.ts';
+import { registerSnapshotRevertGuard } from './snapshot-revert-guard.ts';
+import { volumeAttachHandlers } from './volume-attach-handlers.ts';
 import { VmInstanceInventory, VmNicInventory, vmMigration } from './schema.ts';
 
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
@@ -48,6 +51,9 @@ export const vmService: ServiceModule = {
     ctx.cascade.register(vmCascadeEntry(ctx));
     const attachChain = attachNicChain(flowDeps);
     ctx.flows.registerChain(attachChain);
+    const attachVolume = attachVolumeChain(flowDeps);
+    ctx.flows.registerChain(attachVolume);
+    registerSnapshotRevertGuard(ctx);
     ctx.cascade.register(vmNicCascadeEntry(ctx));
     ctx.extensions.registerStrategy(AgentCommandPoint, REPORT_VM_STATE_PATH, {
       handle: (body) => ctx.bus.call(VM_SERVICE, VmMessages.reportState, body, { resourceUuid: String(body.vmUuid ?? '') }),
@@ -64,6 +70,7 @@ export const vmService: ServiceModule = {
       ...cascadeHandler(ctx),
       ...migrateHandler(ctx),
       ...nicHandlers(ctx, { attachChain }),
+      ...volumeAttachHandlers(ctx, { attachChain: attachVolume }),
     }));
   },
   start(ctx) {
