@@ -37,6 +37,7 @@ interface Fixtures {
   freeVip: string;
   eip: string;
   vm: string;
+  vmNic: string;
 }
 
 /**
@@ -186,6 +187,9 @@ const VALID: Record<string, (f: Fixtures) => Record<string, unknown>> = {
   QueryVmInstance: () => ({ limit: 10 }),
   MigrateVm: (f) => ({ uuid: f.vm, hostUuid: f.host }),
   QueryVmNic: () => ({ limit: 10 }),
+  AttachL3NetworkToVm: (f) => ({ vmInstanceUuid: f.vm, l3NetworkUuid: f.l3Network, staticIp: '10.99.0.40' }),
+  DetachL3NetworkFromVm: (f) => ({ vmNicUuid: f.vmNic }),
+  ChangeInstanceOffering: (f) => ({ uuid: f.vm, instanceOfferingUuid: f.instanceOffering }),
   // The snapshot APIs' valid sets are only ever sent with one thing wrong: the fixture volume (NotInstantiated) stands in for a snapshot uuid.
   CreateVolumeSnapshot: (f) => ({ volumeUuid: f.volume, name: 'bad-input-snapshot', description: 'd' }),
   UpdateVolumeSnapshot: (f) => ({ uuid: f.volume, name: 'renamed' }),
@@ -295,6 +299,9 @@ const UNKNOWN_UUID: Record<string, 'not-found' | 'invalid-session' | 'idempotent
   ExpungeVmInstance: 'not-found',
   UpdateVmInstance: 'not-found',
   MigrateVm: 'not-found',
+  AttachL3NetworkToVm: 'not-found',
+  DetachL3NetworkFromVm: 'not-found',
+  ChangeInstanceOffering: 'not-found',
   CreateVolumeSnapshot: 'not-found',
   UpdateVolumeSnapshot: 'not-found',
   DeleteVolumeSnapshot: 'idempotent-ok',
@@ -376,7 +383,7 @@ describe.each(testDatabaseKinds())('bad input on every API of the catalog on %s'
     await c.call('POST', `/zones/${zone.uuid}/backup-storage/${backupStorage.inventory.uuid}`, { params: {} });
     await c.call('POST', `/clusters/${simulatorCluster.uuid}/primary-storage/${primaryStorage.inventory.uuid}`, { params: {} });
     const vm = await c.call('POST', '/vm-instances', { params: { name: 'bad-input-vm', instanceOfferingUuid: instanceOffering.inventory.uuid, imageUuid: image.inventory.uuid, l3NetworkUuids: [l3.inventory.uuid] } });
-    f = { vm: vm.inventory.uuid, primaryStorage: primaryStorage.inventory.uuid, volume: volume.inventory.uuid, l2Network: l2.inventory.uuid, vxlanPool: pool.inventory.uuid, vniRange: vniRange.inventory.uuid, l3Network: l3.inventory.uuid, ipRange: ipRange.inventory.uuid, networkServiceProvider: providers.inventories[0].uuid, zone: zone.uuid, cluster: cluster.uuid, userTag: userTag.inventory.uuid, systemTag: systemTag.inventory.uuid, session: other.session, instanceOffering: instanceOffering.inventory.uuid, diskOffering: diskOffering.inventory.uuid, backupStorage: backupStorage.inventory.uuid, image: image.inventory.uuid, simulatorCluster: simulatorCluster.uuid, host: host.inventory.uuid, securityGroup: securityGroup.inventory.uuid, securityGroupRule: securityGroupRule.inventory.rules.find((r: any) => r.startPort === 53).uuid, publicL3Network: publicL3.inventory.uuid, publicIpRange: publicIpRange.inventory.uuid, vip: vip.inventory.uuid, freeVip: freeVip.inventory.uuid, eip: eip.inventory.uuid };
+    f = { vm: vm.inventory.uuid, vmNic: vm.inventory.vmNics[0].uuid, primaryStorage: primaryStorage.inventory.uuid, volume: volume.inventory.uuid, l2Network: l2.inventory.uuid, vxlanPool: pool.inventory.uuid, vniRange: vniRange.inventory.uuid, l3Network: l3.inventory.uuid, ipRange: ipRange.inventory.uuid, networkServiceProvider: providers.inventories[0].uuid, zone: zone.uuid, cluster: cluster.uuid, userTag: userTag.inventory.uuid, systemTag: systemTag.inventory.uuid, session: other.session, instanceOffering: instanceOffering.inventory.uuid, diskOffering: diskOffering.inventory.uuid, backupStorage: backupStorage.inventory.uuid, image: image.inventory.uuid, simulatorCluster: simulatorCluster.uuid, host: host.inventory.uuid, securityGroup: securityGroup.inventory.uuid, securityGroupRule: securityGroupRule.inventory.rules.find((r: any) => r.startPort === 53).uuid, publicL3Network: publicL3.inventory.uuid, publicIpRange: publicIpRange.inventory.uuid, vip: vip.inventory.uuid, freeVip: freeVip.inventory.uuid, eip: eip.inventory.uuid };
   });
   afterAll(async () => t?.stop());
 
