@@ -1,8 +1,9 @@
-import { HostLifecyclePoint, type HostInventoryView } from '../../contracts/host.ts';
+import { AfterHostConnected, HypervisorFactoryPoint, type ConnectHostCtx, type HostSpec } from '../../contracts/host.ts';
 import { VmAgentPaths, VmMessages, VM_SERVICE } from '../../contracts/vm.ts';
 import type { AgentResponse } from '../../core/agent/index.ts';
+import { StratoError, SysErrors } from '../../core/errors/index.ts';
+import { noRollback, type FlowStep } from '../../core/flow/index.ts';
 import type { NodeContext } from '../../core/node-context.ts';
-import { callHostAgent } from './vm-agent.ts';
 
 interface VmSyncResponse extends AgentResponse {
   /** uuid → state of every VM the hypervisor knows. */
@@ -13,33 +14,50 @@ interface VmSyncResponse extends AgentResponse {
 const BELIEVED_ON_HOST = ['Running', 'Paused', 'Unknown', 'Crashed'];
 
 /**
- * ZStack's VmTracer on host (re)connect: once a host is Connected, its agent is asked which VMs it runs
- * (`/vm/vmsync`) and each VM's record is reconciled through `vm.ReportState` (in the VM's queue): a VM
- * recorded on the host that the agent does not run becomes Stopped (capacity released); a VM the agent
- * runs that is recorded Stopped becomes Running there (capacity reserved).
+ * ZStack's VmTracer on host reconnect: a step at `AfterHostConnected` (the agent answered, capacity is
+ * known, the host is not yet marked Connected) asks the agent which VMs it runs (`/vm/vmsync`) and
+ * reconciles each VM through `vm.ReportState` (in the VM's queue): a VM recorded on the host that the
+ * agent does not run becomes Stopped (capacity released); a VM the agent runs that is recorded Stopped
+ * becomes Running there (capacity reserved). Not on a first add: no VM can be recorded on a new host.
+ * A failed sync is logged and does not fail the connect (the next reconnect or report fixes it).
  *
- * Hooked on `afterStatusChange` rather than the `host.statusChanged` event: it runs on the host's owner
- * before ReconnectHost answers, so a client (and a test) sees the VMs reconciled when the host is.
+ * A flow step rather than the `host.statusChanged` event: ReconnectHost of a Connected host announces
+ * no change, and the step runs before ReconnectHost answers, so a client sees the VMs reconciled.
  */
 export function registerVmSync(ctx: NodeContext): void {
-  ctx.extensions.registerObserver(HostLifecyclePoint, {
-    async afterStatusChange(host) {
-      if (host.status === 'Connected') await syncHostVms(ctx, host);
-    },
-  }, { by: 'vm' });
+  ctx.flows.insert(AfterHostConnected, vmSyncStep(ctx));
 }
 
-/** One sync of a connected host; returns what was reported to each VM (for logs and tests). */
-export async function syncHostVms(ctx: NodeContext, host: Pick<HostInventoryView, 'uuid'>): Promise<Record<string, string>> {
+export function vmSyncStep(ctx: NodeContext): FlowStep<ConnectHostCtx> {
+  return {
+    name: 'vm-sync',
+    async run(flowCtx) {
+      if (flowCtx.newAdded) return;
+      try {
+        await syncHostVms(ctx, flowCtx.uuid);
+      } catch (err) {
+        ctx.log.warn({ err, host: flowCtx.uuid }, 'vm sync on host connect failed');
+      }
+    },
+    rollback: noRollback,
+  };
+}
+
+/** One sync of a host whose agent answers; returns what was reported to each VM (for logs and tests). */
+export async function syncHostVms(ctx: NodeContext, hostUuid: string): Promise<Record<string, string>> {
   const { db, bus, extensions, agents, log } = ctx;
-  const reply = await callHostAgent<VmSyncResponse>({ db, extensions, agents }, host.uuid, VmAgentPaths.vmSync, {});
+  // Not callHostAgent: the host is still Connecting here.
+  const row = await db.selectFrom('host').select(['uuid', 'name', 'managementIp', 'clusterUuid', 'zoneUuid', 'hypervisorType', 'agentToken']).where('uuid', '=', hostUuid).executeTakeFirst();
+  if (!row) throw new StratoError(SysErrors.RESOURCE_NOT_FOUND, `unable to find Host[uuid:${hostUuid}]`);
+  const endpoint = await extensions.strategy(HypervisorFactoryPoint, String(row.hypervisorType)).endpointOf(row as unknown as HostSpec);
+  const reply = await agents.call<VmSyncResponse>(endpoint, VmAgentPaths.vmSync, { hostUuid });
   const onAgent = reply.states ?? {};
-  const recorded = await db.selectFrom('vm_instance').select('uuid').where('hostUuid', '=', host.uuid).where('state', 'in', BELIEVED_ON_HOST).execute();
+  const recorded = await db.selectFrom('vm_instance').select('uuid').where('hostUuid', '=', hostUuid).where('state', 'in', BELIEVED_ON_HOST).execute();
   const reports: Record<string, string> = { ...onAgent };
   for (const r of recorded) reports[r.uuid as string] ??= 'Stopped';
   for (const [vmUuid, vmState] of Object.entries(reports)) {
-    const r = await bus.send(VM_SERVICE, VmMessages.reportState, { hostUuid: host.uuid, vmUuid, vmState }, { resourceUuid: vmUuid });
-    if (!r.success) log.warn({ host: host.uuid, vm: vmUuid, vmState, error: r.error }, 'vm sync: could not reconcile a VM');
+    const r = await bus.send(VM_SERVICE, VmMessages.reportState, { hostUuid: hostUuid, vmUuid, vmState }, { resourceUuid: vmUuid });
+    if (!r.success) log.warn({ host: hostUuid, vm: vmUuid, vmState, error: r.error }, 'vm sync: could not reconcile a VM');
   }
   return reports;
 }
