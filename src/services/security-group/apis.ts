@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { defineApi, defineQueryApi, P } from '../../core/api/define-api.ts';
+import { securityGroupNicApis } from './nic-apis.ts';
 
 const IP_VERSION = () => Type.Optional(Type.Union([Type.Literal(4), Type.Literal(6)]));
 
@@ -74,5 +75,5 @@ export const QuerySecurityGroupRule = defineQueryApi({ name: 'QuerySecurityGroup
 
 export const securityGroupApis = [
   CreateSecurityGroup, UpdateSecurityGroup, ChangeSecurityGroupState, DeleteSecurityGroup, AddSecurityGroupRule, DeleteSecurityGroupRule,
-  AttachSecurityGroupToL3Network, DetachSecurityGroupFromL3Network, QuerySecurityGroup, QuerySecurityGroupRule,
+  AttachSecurityGroupToL3Network, DetachSecurityGroupFromL3Network, QuerySecurityGroup, QuerySecurityGroupRule, ...securityGroupNicApis,
 ];

@@ -6,6 +6,7 @@ import { securityGroupCascadeEntry, securityGroupDeleteHandler, securityGroupL3R
 import { createSecurityGroupChain } from './flows/create-security-group-chain.ts';
 import { securityGroupHandlers } from './handlers.ts';
 import { membershipHandlers } from './membership.ts';
+import { nicApiHandlers } from './nic-api-handlers.ts';
 import { securityGroupInventories, securityGroupMigration } from './schema.ts';
 
 /**
@@ -22,6 +23,6 @@ export const securityGroupService: ServiceModule = {
     ctx.flows.registerChain(createSecurityGroupChain);
     ctx.cascade.register(securityGroupCascadeEntry(ctx));
     ctx.cascade.register(securityGroupL3RefCascadeEntry(ctx));
-    ctx.bus.registerService(serviceFromHandlers('securityGroup', { ...securityGroupHandlers(ctx), ...membershipHandlers(ctx), [SecurityGroupMessages.delete]: securityGroupDeleteHandler(ctx) }));
+    ctx.bus.registerService(serviceFromHandlers('securityGroup', { ...securityGroupHandlers(ctx), ...membershipHandlers(ctx), ...nicApiHandlers(ctx), [SecurityGroupMessages.delete]: securityGroupDeleteHandler(ctx) }));
   },
 };
