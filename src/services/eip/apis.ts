@@ -1,11 +1,12 @@
 import { Type } from '@sinclair/typebox';
 import { defineApi, defineQueryApi, P } from '../../core/api/define-api.ts';
+import { eipNicApis } from './nic-apis.ts';
 
 export const CreateEip = defineApi({
   name: 'CreateEip', service: 'eip', kind: 'async', method: 'POST', path: '/eips', create: true, tagResourceType: 'EipVO',
   params: { name: P.name(), description: P.description(), vipUuid: P.uuid(), vmNicUuid: Type.Optional(P.uuid()), usedIpUuid: Type.Optional(P.uuid()) },
   result: { inventory: 'EipInventory' },
-  description: 'Create an EIP on a VIP that no other service uses (VM NICs do not exist yet: an EIP is created without one)',
+  description: 'Create an EIP on a VIP that no other service uses, attached to a VM NIC when vmNicUuid is given',
 });
 
 export const UpdateEip = defineApi({
@@ -28,4 +29,4 @@ export const DeleteEip = defineApi({
 
 export const QueryEip = defineQueryApi({ name: 'QueryEip', inventory: 'EipInventory', path: '/eips' });
 
-export const eipApis = [CreateEip, UpdateEip, ChangeEipState, DeleteEip, QueryEip];
+export const eipApis = [CreateEip, UpdateEip, ChangeEipState, DeleteEip, QueryEip, ...eipNicApis];

@@ -8,6 +8,7 @@ import { findRow, loadInventory, patchRow, stateAfter } from '../../core/resourc
 import { newUuid } from '../../core/util/uuid.ts';
 import type { ChangeEipState, CreateEip, DeleteEip, UpdateEip } from './apis.ts';
 import { createEipChain, type CreateEipCtx } from './flows/create-eip-chain.ts';
+import { withNicLock } from './nic-attach.ts';
 import { EipInventory } from './schema.ts';
 
 export const eipQueue = (uuid: string) => `eip-${uuid}`;
@@ -18,13 +19,13 @@ export function eipHandlers(ctx: NodeContext) {
   return {
     async CreateEip(msg: Message<ApiParams<typeof CreateEip>>) {
       const p = msg.body;
-      // VM NICs (and their used IPs) come with the VM service: until then none can be named.
-      if (p.vmNicUuid) throw new StratoError(SysErrors.RESOURCE_NOT_FOUND, `unable to find VmNic[uuid:${p.vmNicUuid}]`);
-      if (p.usedIpUuid) throw new StratoError(SysErrors.RESOURCE_NOT_FOUND, `unable to find the VM NIC IP UsedIp[uuid:${p.usedIpUuid}]`);
+      if (p.usedIpUuid && !p.vmNicUuid) throw new StratoError(SysErrors.INVALID_ARGUMENT_ERROR, 'usedIpUuid needs vmNicUuid');
+      if (p.vmNicUuid && !(await db.selectFrom('vm_nic').select('uuid').where('uuid', '=', p.vmNicUuid).executeTakeFirst())) throw new StratoError(SysErrors.RESOURCE_NOT_FOUND, `unable to find VmNic[uuid:${p.vmNicUuid}]`);
       const uuid = p.resourceUuid ?? newUuid();
       if (p.resourceUuid && (await findRow(db, EipInventory, uuid))) throw new StratoError(SysErrors.INVALID_ARGUMENT_ERROR, `an EIP with uuid ${uuid} already exists`);
-      const flowCtx: CreateEipCtx = { uuid, name: p.name, description: p.description, vipUuid: p.vipUuid, systemTags: p.systemTags, userTags: p.userTags };
-      await queues.submit(eipQueue(uuid), () => ctx.flowEngine.run(createEipChain, flowCtx, { resourceUuid: uuid }));
+      const flowCtx: CreateEipCtx = { uuid, name: p.name, description: p.description, vipUuid: p.vipUuid, vmNicUuid: p.vmNicUuid, usedIpUuid: p.usedIpUuid, systemTags: p.systemTags, userTags: p.userTags };
+      const run = () => ctx.flowEngine.run(createEipChain, flowCtx, { resourceUuid: uuid });
+      await queues.submit(eipQueue(uuid), () => (p.vmNicUuid ? withNicLock(ctx, p.vmNicUuid, run) : run()));
       return loadInventory(db, EipInventory, uuid);
     },
 

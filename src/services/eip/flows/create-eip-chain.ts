@@ -2,12 +2,16 @@ import { VipMessages, VipServiceTypes } from '../../../contracts/vip.ts';
 import { StratoError, SysErrors } from '../../../core/errors/index.ts';
 import { defineChain, type FlowStep } from '../../../core/flow/index.ts';
 import { createTagsStep } from '../../../core/tag/index.ts';
+import { attachNicOnCreate } from './attach-nic-on-create.ts';
 
 export interface CreateEipCtx {
   uuid: string;
   name: string;
   description?: string;
   vipUuid: string;
+  /** CreateEip with a NIC: attached once the row exists (attach-nic-on-create.ts). */
+  vmNicUuid?: string;
+  usedIpUuid?: string;
   systemTags?: string[];
   userTags?: string[];
   vipIp?: string;
@@ -43,4 +47,4 @@ export const persistEip: FlowStep<CreateEipCtx> = {
 };
 
 /** `eip.create`: acquire the VIP, write the row and tags; a failure gives the VIP back. */
-export const createEipChain = defineChain<CreateEipCtx>('eip.create', [acquireVip, persistEip, createTagsStep<CreateEipCtx>('EipVO')]);
+export const createEipChain = defineChain<CreateEipCtx>('eip.create', [acquireVip, persistEip, attachNicOnCreate, createTagsStep<CreateEipCtx>('EipVO')]);
