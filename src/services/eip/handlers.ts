@@ -19,6 +19,7 @@ export function eipHandlers(ctx: NodeContext) {
   return {
     async CreateEip(msg: Message<ApiParams<typeof CreateEip>>) {
       const p = msg.body;
+      if (p.usedIpUuid && !(await db.selectFrom('used_ip').select('uuid').where('uuid', '=', p.usedIpUuid).executeTakeFirst())) throw new StratoError(SysErrors.RESOURCE_NOT_FOUND, `unable to find UsedIp[uuid:${p.usedIpUuid}]`);
       if (p.usedIpUuid && !p.vmNicUuid) throw new StratoError(SysErrors.INVALID_ARGUMENT_ERROR, 'usedIpUuid needs vmNicUuid');
       if (p.vmNicUuid && !(await db.selectFrom('vm_nic').select('uuid').where('uuid', '=', p.vmNicUuid).executeTakeFirst())) throw new StratoError(SysErrors.RESOURCE_NOT_FOUND, `unable to find VmNic[uuid:${p.vmNicUuid}]`);
       const uuid = p.resourceUuid ?? newUuid();
