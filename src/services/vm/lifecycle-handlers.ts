@@ -59,10 +59,11 @@ export function lifecycleHandlers(ctx: NodeContext, deps: LifecycleDeps) {
       const p = msg.body;
       return inVmQueue(p.uuid, async () => {
         const vm = await loadVm(db, p.uuid);
-        checkState('StartVmInstance', vm);
-        if (vm.state === 'Running') return reply(vm.uuid);
+        // Unknown references are reported whatever the VM's state: bad input never passes silently.
         if (p.hostUuid && !(await db.selectFrom('host').select('uuid').where('uuid', '=', p.hostUuid).executeTakeFirst())) throw new StratoError(SysErrors.RESOURCE_NOT_FOUND, `unable to find Host[uuid:${p.hostUuid}]`);
         if (p.clusterUuid && !(await db.selectFrom('cluster').select('uuid').where('uuid', '=', p.clusterUuid).executeTakeFirst())) throw new StratoError(SysErrors.RESOURCE_NOT_FOUND, `unable to find Cluster[uuid:${p.clusterUuid}]`);
+        checkState('StartVmInstance', vm);
+        if (vm.state === 'Running') return reply(vm.uuid);
         const nics = await db.selectFrom('vm_nic').select('l3NetworkUuid').where('vmInstanceUuid', '=', vm.uuid).execute();
         const root = vm.rootVolumeUuid ? await db.selectFrom('volume').select('primaryStorageUuid').where('uuid', '=', vm.rootVolumeUuid).executeTakeFirst() : undefined;
         const starting = await changeVmState(stateDeps, vm, 'Starting');
@@ -168,10 +169,10 @@ export function lifecycleHandlers(ctx: NodeContext, deps: LifecycleDeps) {
       const p = msg.body;
       return inVmQueue(p.uuid, async () => {
         const vm = await loadVm(db, p.uuid);
+        if (p.defaultL3NetworkUuid && !(await db.selectFrom('l3_network').select('uuid').where('uuid', '=', p.defaultL3NetworkUuid).executeTakeFirst())) throw new StratoError(SysErrors.RESOURCE_NOT_FOUND, `unable to find L3Network[uuid:${p.defaultL3NetworkUuid}]`);
         if ((p.cpuNum !== undefined || p.memorySize !== undefined) && vm.state !== 'Stopped') {
           throw new StratoError(SysErrors.OPERATION_ERROR, `the cpuNum and memorySize of VM ${vm.uuid} can only change while it is Stopped; it is ${vm.state}`);
         }
-        if (p.defaultL3NetworkUuid && !(await db.selectFrom('l3_network').select('uuid').where('uuid', '=', p.defaultL3NetworkUuid).executeTakeFirst())) throw new StratoError(SysErrors.RESOURCE_NOT_FOUND, `unable to find L3Network[uuid:${p.defaultL3NetworkUuid}]`);
         if (p.defaultL3NetworkUuid && !(await db.selectFrom('vm_nic').select('uuid').where('vmInstanceUuid', '=', vm.uuid).where('l3NetworkUuid', '=', p.defaultL3NetworkUuid).executeTakeFirst())) {
           throw new StratoError(SysErrors.INVALID_ARGUMENT_ERROR, `VM ${vm.uuid} has no NIC on L3 network ${p.defaultL3NetworkUuid}`);
         }
