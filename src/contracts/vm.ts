@@ -117,6 +117,18 @@ export const AfterVmVolumesAllocated = insertionPoint<CreateVmCtx>('vm.create.af
 export const BeforeVmInstantiate = insertionPoint<CreateVmCtx>('vm.create.beforeInstantiate');
 export const AfterVmInstantiated = insertionPoint<CreateVmCtx>('vm.create.afterInstantiated');
 
+/** What steps inserted in `vm.start` (a stopped VM started again) may read of its context. */
+export interface StartVmStepCtx {
+  uuid: string;
+  /** The capacity reserved for the VM (set from `vm.start.afterHostAllocated` on). */
+  host?: AllocateHostReply;
+}
+
+/** Plugins' steps inside `vm.start`, each in the chain's rollback scope. */
+export const AfterVmStartHostAllocated = insertionPoint<StartVmStepCtx>('vm.start.afterHostAllocated');
+/** After `/vm/start` answered, before the host is recorded: a failure here destroys the VM on the host and gives the capacity back. */
+export const AfterVmStartedOnHost = insertionPoint<StartVmStepCtx>('vm.start.afterStartedOnHost');
+
 /** Observers of a VM's life (ZStack's VmInstance*ExtensionPoint). `pre*` hooks veto by throwing. */
 export interface VmLifecycle {
   afterCreate?(vm: VmInstanceView): void | Promise<void>;

@@ -1,0 +1,206 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AfterVmStartedOnHost, AfterVmStartHostAllocated, type StartVmStepCtx } from '../src/contracts/vm.ts';
+import { testDatabaseKinds } from '../src/core/db/index.ts';
+import { StratoError, SysErrors } from '../src/core/errors/index.ts';
+import type { InsertionPoint } from '../src/core/flow/index.ts';
+import type { ServiceModule } from '../src/core/node-context.ts';
+import { simulatorFleetOf } from '../src/plugins/simulator/index.ts';
+import type { PathBehaviour } from '../src/plugins/simulator/simulated-agent.ts';
+import { vmsOf } from '../src/plugins/simulator-vm/index.ts';
+import { createCluster } from './support/integration.ts';
+import { startTestNode, type TestClient, type TestNode } from './support/test-node.ts';
+import { accounting, buildVmWorld, GiB, type VmWorld } from './support/vm-fixture.ts';
+
+/** A test-only plugin: a step at each insertion point of `vm.start` that fails when `failAt` names its point. */
+let failAt: string | undefined;
+const POINTS: Array<InsertionPoint<StartVmStepCtx>> = [AfterVmStartHostAllocated, AfterVmStartedOnHost];
+const failingSteps: ServiceModule = {
+  id: 'test-failing-vm-start-steps',
+  setup(ctx) {
+    for (const point of POINTS) {
+      ctx.flows.insert(point, {
+        name: `fail-${point.name.replace(/\./g, '-')}`,
+        run() {
+          if (failAt === point.name) throw new StratoError(SysErrors.OPERATION_ERROR, `injected failure at ${point.name}`);
+        },
+        rollback() {},
+      });
+    }
+  },
+};
+
+describe.each(testDatabaseKinds())('a VM start or migration that fails at any step leaves everything as it was on %s', (kind) => {
+  let t: TestNode;
+  let c: TestClient;
+  let w: VmWorld;
+  /** Stopped, for the start chain. */
+  let sleeper: string;
+  /** Running on the first host, for migrations. */
+  let mover: string;
+  /** A cluster of the zone (with a host) that reaches neither the VMs' L2 network nor their primary storage. */
+  let farCluster: string;
+  let farHost: string;
+  const db = () => t.node.ctx.db;
+  const fleet = () => simulatorFleetOf(t.node.ctx);
+  const action = (uuid: string, body: unknown) => c.send('PUT', `/vm-instances/${uuid}/actions`, body);
+  const vmRow = (uuid: string) => db().selectFrom('vm_instance').select(['state', 'hostUuid', 'lastHostUuid', 'clusterUuid']).where('uuid', '=', uuid).executeTakeFirstOrThrow();
+  const agentsRunning = (uuid: string) => w.hosts.filter((h) => vmsOf(fleet().agent(h)!)[uuid] === 'Running');
+  const hostState = (uuid: string, stateEvent: 'enable' | 'disable') => c.call('PUT', `/hosts/${uuid}/actions`, { changeHostState: { stateEvent } });
+
+  beforeAll(async () => {
+    t = await startTestNode(kind, { modules: [failingSteps] });
+    c = await t.login();
+    w = await buildVmWorld(c, 'vsm');
+    const create = (name: string, params: Record<string, unknown> = {}) => c.call('POST', '/vm-instances', { params: { name, instanceOfferingUuid: w.offering, imageUuid: w.image, l3NetworkUuids: [w.l3, w.l3b], dataDiskOfferingUuids: [w.diskOffering], ...params } });
+    sleeper = (await create('sleeper')).inventory.uuid;
+    await c.call('PUT', `/vm-instances/${sleeper}/actions`, { stopVmInstance: {} });
+    mover = (await create('mover', { hostUuid: w.hosts[0] })).inventory.uuid;
+    farCluster = (await createCluster(c, w.zone, 'vsm-far', { hypervisorType: 'Simulator' })).uuid as string;
+    farHost = (await c.call('POST', '/hosts/simulators', { params: { name: 'vsm-far-host', managementIp: '10.199.77.1', clusterUuid: farCluster, cpuCapacity: 8, memoryCapacity: 16 * GiB } })).inventory.uuid;
+  });
+  afterAll(async () => {
+    fleet()?.reset();
+    await t?.stop();
+  });
+
+  describe('vm.start of a stopped VM', () => {
+    /** Nothing leaked, the VM still Stopped with no host, no agent running it. */
+    const expectStillStopped = async (r: { status: number; body: any; text: string }, before: Record<string, unknown>, vmBefore: Record<string, unknown>, mentions: string) => {
+      expect(r.status, r.text).toBe(503);
+      expect(r.body.error.details).toContain(mentions);
+      expect(await accounting(db(), w)).toEqual(before);
+      expect(await vmRow(sleeper)).toEqual(vmBefore);
+      expect((await vmRow(sleeper)).hostUuid).toBeNull();
+      expect(agentsRunning(sleeper)).toEqual([]);
+    };
+    const attempt = async (mentions: string, params: Record<string, unknown> = {}) => {
+      const before = await accounting(db(), w);
+      const vmBefore = await vmRow(sleeper);
+      expect(vmBefore.state).toBe('Stopped');
+      await expectStillStopped(await action(sleeper, { startVmInstance: params }), before, vmBefore, mentions);
+    };
+
+    it('at allocate-start-host (every host is disabled)', async () => {
+      for (const h of w.hosts) await hostState(h, 'disable');
+      try {
+        await attempt('not Enabled');
+      } finally {
+        for (const h of w.hosts) await hostState(h, 'enable');
+      }
+    });
+
+    it('at allocate-start-host (the cluster asked for reaches neither the L2 network nor the storage)', async () => {
+      await attempt('no cluster in cluster', { clusterUuid: farCluster });
+    });
+
+    it('at allocate-start-host (the host asked for has no room)', async () => {
+      const [, b] = w.hosts;
+      const free = Number((await db().selectFrom('host').select('availableMemoryCapacity').where('uuid', '=', b).executeTakeFirstOrThrow()).availableMemoryCapacity);
+      const hog = (await c.call('POST', '/vm-instances', { params: { name: 'hog', cpuNum: 1, memorySize: free - GiB, imageUuid: w.image, l3NetworkUuids: [w.l3], hostUuid: b } })).inventory.uuid;
+      try {
+        await attempt('bytes are needed', { hostUuid: b });
+      } finally {
+        await c.call('DELETE', `/vm-instances/${hog}`);
+        await c.call('PUT', `/vm-instances/${hog}/actions`, { expungeVmInstance: {} });
+      }
+    });
+
+    it.each(POINTS.map((p) => [p.name]))('at the inserted step %s', async (point) => {
+      failAt = point;
+      try {
+        await attempt(`injected failure at ${point}`);
+      } finally {
+        failAt = undefined;
+      }
+    });
+
+    it.each<[string, PathBehaviour]>([
+      ['answers with an error', { error: 'qemu crashed', times: 1 }],
+      ['raises', { raise: 'agent handler raised', times: 1 }],
+      ['refuses the command', { httpStatus: 500, times: 1 }],
+    ])('at start-on-host (the agent %s on /vm/start)', async (_how, behaviour) => {
+      fleet().configure('/vm/start', behaviour);
+      try {
+        await attempt('');
+      } finally {
+        fleet().reset();
+      }
+    });
+
+    it('and the start works after all those failures', async () => {
+      const r = await action(sleeper, { startVmInstance: {} });
+      expect(r.status, r.text).toBe(200);
+      expect(r.body.inventory.state).toBe('Running');
+      expect(agentsRunning(sleeper)).toEqual([r.body.inventory.hostUuid]);
+      await c.call('PUT', `/vm-instances/${sleeper}/actions`, { stopVmInstance: {} });
+    });
+  });
+
+  describe('MigrateVm of a running VM', () => {
+    /** Nothing leaked, the VM still Running on its source host (its capacity there only), where the agent still runs it. */
+    const attempt = async (mentions: string, params: Record<string, unknown> = {}) => {
+      const [a] = w.hosts;
+      const before = await accounting(db(), w);
+      const vmBefore = await vmRow(mover);
+      expect(vmBefore).toMatchObject({ state: 'Running', hostUuid: a });
+      const r = await action(mover, { migrateVm: params });
+      expect(r.status, r.text).toBe(503);
+      expect(r.body.error.details).toContain(mentions);
+      expect(await accounting(db(), w)).toEqual(before);
+      expect(await vmRow(mover)).toEqual(vmBefore);
+      expect(agentsRunning(mover)).toEqual([a]);
+    };
+
+    it('at allocating the target (the only other host is disabled)', async () => {
+      const [, b] = w.hosts;
+      await hostState(b, 'disable');
+      try {
+        await attempt('not Enabled');
+      } finally {
+        await hostState(b, 'enable');
+      }
+    });
+
+    it('at allocating the target (the host asked for is in a cluster the VM\'s L2 network and storage do not reach)', async () => {
+      await attempt('', { hostUuid: farHost });
+      expect(vmsOf(fleet().agent(farHost)!)[mover]).toBeUndefined();
+    });
+
+    it('at allocating the target (the host asked for has no room)', async () => {
+      const [, b] = w.hosts;
+      const free = Number((await db().selectFrom('host').select('availableMemoryCapacity').where('uuid', '=', b).executeTakeFirstOrThrow()).availableMemoryCapacity);
+      const hog = (await c.call('POST', '/vm-instances', { params: { name: 'hog', cpuNum: 1, memorySize: free - GiB, imageUuid: w.image, l3NetworkUuids: [w.l3], hostUuid: b } })).inventory.uuid;
+      try {
+        await attempt('bytes are needed', { hostUuid: b });
+        await attempt('bytes are needed');
+      } finally {
+        await c.call('DELETE', `/vm-instances/${hog}`);
+        await c.call('PUT', `/vm-instances/${hog}/actions`, { expungeVmInstance: {} });
+      }
+    });
+
+    it.each<[string, PathBehaviour]>([
+      ['answers with an error', { error: 'migration aborted', times: 1 }],
+      ['raises', { raise: 'agent handler raised', times: 1 }],
+      ['refuses the command', { httpStatus: 500, times: 1 }],
+    ])('at the source agent\'s /vm/migrate (it %s)', async (_how, behaviour) => {
+      fleet().configure('/vm/migrate', behaviour);
+      try {
+        await attempt('');
+      } finally {
+        fleet().reset();
+      }
+    });
+
+    it('and the migration works after all those failures, moving the capacity to the target', async () => {
+      const [a, b] = w.hosts;
+      const before = await accounting(db(), w);
+      const r = await action(mover, { migrateVm: {} });
+      expect(r.status, r.text).toBe(200);
+      expect(r.body.inventory).toMatchObject({ state: 'Running', hostUuid: b, lastHostUuid: a });
+      expect(agentsRunning(mover)).toEqual([b]);
+      const hosts = (before.hosts as Array<[string, number, number]>).map(([u, cpu, mem]) => (u === a ? [u, cpu + 2, mem + 2 * GiB] : u === b ? [u, cpu - 2, mem - 2 * GiB] : [u, cpu, mem]));
+      expect(await accounting(db(), w)).toEqual({ ...before, hosts });
+    });
+  });
+});
