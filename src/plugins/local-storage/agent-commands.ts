@@ -8,6 +8,15 @@ export const LocalStorageAgentPaths = {
   createVolumeFromCache: '/localstorage/volume/createvolumefromcache',
   resizeVolume: '/localstorage/volume/resize',
   delete: '/localstorage/delete',
+  /** Strato's: ZStack takes a local volume's snapshot through the hypervisor (`/vm/volume/takesnapshot`). */
+  takeSnapshot: '/localstorage/snapshot/take',
+  revertSnapshot: '/localstorage/snapshot/revert',
+  /** A snapshot folded into the volume that stands on it. */
+  mergeSnapshot: '/localstorage/snapshot/merge',
+  /** A snapshot folded into a child snapshot (the child is rebased on the snapshot's parent). */
+  offlineMergeSnapshot: '/localstorage/snapshot/offlinemerge',
+  /** Strato's: undoes a merge, `destPath` based on `srcPath` again. */
+  rebaseSnapshot: '/localstorage/snapshot/rebase',
 } as const;
 
 /** `/localstorage/init` `{path, hostUuid}` → the disk that holds `path` on the host. */
@@ -19,4 +28,9 @@ export interface LocalStorageInitResponse extends AgentResponse {
 export interface LocalStorageVolumeResponse extends AgentResponse {
   actualSize?: number;
   size?: number;
+}
+
+export interface LocalStorageSnapshotResponse extends AgentResponse {
+  /** The bytes the new or merged file holds on the host's disk. */
+  actualSize?: number;
 }

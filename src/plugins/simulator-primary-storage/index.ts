@@ -6,10 +6,12 @@ import { simulatorFleetOf } from '../simulator/index.ts';
 import { simulatorPrimaryStorageApis, type AddSimulatorPrimaryStorage } from './apis.ts';
 import { simulatorPrimaryStorageBackend } from './backend.ts';
 import { defineLocalStorageCommands } from './local-storage-commands.ts';
+import { defineLocalStorageSnapshotCommands } from './local-storage-snapshot-commands.ts';
 import { simulatorPrimaryStorageMigration } from './schema.ts';
 
 export { clearPrimaryStorageFaults, injectPrimaryStorageFault } from './faults.ts';
 export { clearSimulatedHostDisks, DEFAULT_SIMULATED_HOST_DISK, simulateHostDisk } from './local-storage-commands.ts';
+export { simulatedSnapshotFiles } from './local-storage-snapshot-commands.ts';
 
 export const SIMULATOR_PRIMARY_STORAGE_TYPE = 'SimulatorPrimaryStorage';
 
@@ -29,6 +31,7 @@ export const simulatorPrimaryStoragePlugin: ServiceModule = {
   setup(ctx) {
     ctx.extensions.registerStrategy(PrimaryStorageTypePoint, SIMULATOR_PRIMARY_STORAGE_TYPE, simulatorPrimaryStorageBackend(ctx.db), { by: 'simulator-primary-storage' });
     defineLocalStorageCommands(simulatorFleetOf(ctx));
+    defineLocalStorageSnapshotCommands(simulatorFleetOf(ctx));
     ctx.bus.registerService(
       serviceFromHandlers('simulator-primary-storage', {
         async AddSimulatorPrimaryStorage(msg: Message<ApiParams<typeof AddSimulatorPrimaryStorage>>) {

@@ -1,5 +1,6 @@
 import { LocalStorageAgentPaths } from '../local-storage/index.ts';
 import type { SimulatorFleet } from '../simulator/index.ts';
+import { forgetSnapshotFile } from './local-storage-snapshot-commands.ts';
 
 /** 1 TiB: the disk a simulated host reports when a test set none. */
 export const DEFAULT_SIMULATED_HOST_DISK = 1024 ** 4;
@@ -32,5 +33,8 @@ export function defineLocalStorageCommands(fleet: SimulatorFleet): void {
   fleet.defineCommand('host', LocalStorageAgentPaths.downloadImage, () => ({}));
   fleet.defineCommand('host', LocalStorageAgentPaths.createVolumeFromCache, ok);
   fleet.defineCommand('host', LocalStorageAgentPaths.resizeVolume, (cmd: { size: number }) => ({ size: cmd.size, actualSize: 0 }));
-  fleet.defineCommand('host', LocalStorageAgentPaths.delete, () => ({}));
+  fleet.defineCommand('host', LocalStorageAgentPaths.delete, (cmd: { path: string }, agent) => {
+    forgetSnapshotFile(agent, cmd.path);
+    return {};
+  });
 }
