@@ -48,6 +48,7 @@ const VALID: Record<string, (f: Fixtures) => Record<string, unknown>> = {
   LogInByAccount: () => ({ accountName: 'admin', password: sha512('password') }),
   LogOut: (f) => ({ sessionUuid: f.session }),
   ValidateSession: (f) => ({ sessionUuid: f.session }),
+  GetTaskProgress: (f) => ({ apiId: f.zone, all: true }),
   RenewSession: (f) => ({ sessionUuid: f.session, duration: 3600 }),
   QueryAccount: () => ({ limit: 10 }),
   ZQLQuery: () => ({ zql: 'query zone' }),
@@ -209,6 +210,8 @@ const VALID: Record<string, (f: Fixtures) => Record<string, unknown>> = {
 
 /** What an unknown (well-formed) uuid in a uuid parameter is answered with. */
 const UNKNOWN_UUID: Record<string, 'not-found' | 'invalid-session' | 'idempotent-ok'> = {
+  // a job that reported nothing (or expired) has no progress: an empty list, as ZStack answers
+  GetTaskProgress: 'idempotent-ok',
   RenewSession: 'invalid-session',
   UpdateZone: 'not-found',
   ChangeZoneState: 'not-found',

@@ -73,7 +73,12 @@ export async function runCli(words: string[], opts: CliOptions): Promise<number>
     const result = await callApi(api, params, {
       baseUrl: url,
       session: state?.session,
-      onPoll: progress ? (ms) => process.stderr.write(`\r${spinner(ms)} ${api.name} running… ${(ms / 1000).toFixed(1)} s`) : undefined,
+      onPoll: progress
+        ? async (ms, jobUuid) => {
+            const pct = await latestProgress(url, state?.session, jobUuid);
+            process.stderr.write(`\r${spinner(ms)} ${api.name} running… ${(ms / 1000).toFixed(1)} s${pct === undefined ? '' : ` (${pct} %)`}\x1b[K`);
+          }
+        : undefined,
     });
     if (progress) process.stderr.write('\r\x1b[K');
     if (api.name === 'LogInByAccount') {
@@ -119,4 +124,16 @@ async function saveState(file: string, state: CliState | undefined): Promise<voi
   await mkdir(dirname(file), { recursive: true });
   await writeFile(file, state ? JSON.stringify(state) : '{}');
   await chmod(file, 0o600);
+}
+
+/** The newest progress a long job reported (an image download…), if any; never fails the call. */
+async function latestProgress(url: string, session: string | undefined, jobUuid: string): Promise<string | undefined> {
+  const api = findApi('GetTaskProgress');
+  if (!api || !session) return undefined;
+  try {
+    const r = await callApi(api, { apiId: jobUuid }, { baseUrl: url, session });
+    return (r.inventories as Array<{ content?: string }> | undefined)?.[0]?.content;
+  } catch {
+    return undefined;
+  }
 }

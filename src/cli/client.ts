@@ -8,7 +8,8 @@ export interface CallOptions {
   baseUrl: string;
   session?: string;
   pollIntervalMs?: number;
-  onPoll?: (elapsedMs: number) => void;
+  /** Called after each poll that found the job still running; `jobUuid` names it for GetTaskProgress. */
+  onPoll?: (elapsedMs: number, jobUuid: string) => void | Promise<void>;
   timeoutMs?: number;
 }
 
@@ -60,7 +61,7 @@ async function poll(location: string, opts: CallOptions): Promise<Record<string,
     const body = await readBody(res);
     if (res.status === 200) return body as Record<string, unknown>;
     if (res.status !== 202) throw new ApiCallError(res.status, body);
-    opts.onPoll?.(Date.now() - started);
+    await opts.onPoll?.(Date.now() - started, location.split('/').pop() ?? '');
     if (opts.timeoutMs !== undefined && Date.now() - started > opts.timeoutMs) throw new Error(`gave up waiting for ${location} after ${opts.timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, interval));
   }

@@ -57,7 +57,7 @@ export interface BackupStorageBackend {
   /** The storage's capacity as it reports it now. */
   capacity(bs: BackupStorageView): Promise<BackupStorageCapacity>;
   /** Fetch the image from its URL onto the storage; throw on failure (nothing may be left behind). */
-  downloadImage(bs: BackupStorageView, req: DownloadImageRequest): Promise<DownloadedImage>;
+  downloadImage(bs: BackupStorageView, req: DownloadImageRequest, onProgress?: (percent: number) => void): Promise<DownloadedImage>;
   /** Remove one image; removing an image that is not there succeeds. */
   deleteImage(bs: BackupStorageView, image: { imageUuid: string; installPath: string }): Promise<void>;
   /** The storage was deleted (or its add rolled back): forget the type's own state. Idempotent. */

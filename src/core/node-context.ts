@@ -11,6 +11,7 @@ import type { Database, Migration } from './db/index.ts';
 import type { FlowEngine } from './flow/index.ts';
 import type { Plugin, PluginContext } from './plugin/index.ts';
 import type { InventoryRegistry, NormalizedInventoryDef } from './query/index.ts';
+import type { TaskProgressStore } from './progress/index.ts';
 import type { WorkQueues } from './queue/index.ts';
 import type { SystemTagRegistry, TagStore } from './tag/index.ts';
 
@@ -29,6 +30,8 @@ export interface NodeContext extends PluginContext {
   readonly systemTags: SystemTagRegistry;
   readonly tags: TagStore;
   readonly config: GlobalConfig;
+  /** Progress reports of long API jobs (`progress.reporter('download-image')(42)`). */
+  readonly progress: TaskProgressStore;
   readonly inventories: InventoryRegistry;
   readonly apis: ApiRegistry;
   readonly log: Logger;

@@ -18,6 +18,7 @@ import { FlowEngine, FlowRegistry, flowMigrations, recoverUnfinishedFlows } from
 import { createMetricsRegistry } from '../core/metrics/metrics.ts';
 import type { NodeContext, ServiceModule } from '../core/node-context.ts';
 import { ExtensionRegistry, loadPlugins } from '../core/plugin/index.ts';
+import { TaskProgressStore, taskProgressMigration } from '../core/progress/index.ts';
 import { InventoryRegistry } from '../core/query/index.ts';
 import { WorkQueues } from '../core/queue/index.ts';
 import { SystemTagRegistry, TagStore } from '../core/tag/index.ts';
@@ -81,7 +82,7 @@ export class ManagementNode {
 
   static async #boot(opts: ManagementNodeOptions, log: Logger, nodeUuid: string, database: Database): Promise<ManagementNode> {
     const modules = [...builtinModules, ...(opts.modules ?? [])];
-    await migrate(database, [...flowMigrations, apiJobMigration, membershipMigration, ...modules.flatMap((m) => m.migrations ?? [])]);
+    await migrate(database, [...flowMigrations, apiJobMigration, membershipMigration, taskProgressMigration, ...modules.flatMap((m) => m.migrations ?? [])]);
 
     const db = database.db;
     const metrics = createMetricsRegistry({ defaultMetrics: true });
@@ -104,6 +105,7 @@ export class ManagementNode {
       systemTags: new SystemTagRegistry(),
       tags,
       config: new GlobalConfig(),
+      progress: new TaskProgressStore(db),
       inventories: new InventoryRegistry(),
       apis: new ApiRegistry(),
       log,

@@ -29,6 +29,7 @@ export function startPeriodicTasks(o: { node: ManagementNode; jobs: ApiJobStore;
   });
   every(60_000, 'api-job-expiry', async () => {
     const n = await o.jobs.expire(o.jobExpirySeconds.get() * 1000);
+    await o.node.ctx.progress.expire(o.jobExpirySeconds.get() * 1000);
     if (n) o.log.debug({ expired: n }, 'expired completed api jobs');
   });
   every(600_000, 'flow-journal-prune', async () => {

@@ -34,9 +34,9 @@ export function simulatorBackupStorageBackend(db: Kysely<any>): BackupStorageBac
 
     capacity,
 
-    async downloadImage(bs, req) {
+    async downloadImage(bs, req, onProgress) {
       checkFault(bs.uuid, 'download');
-      const facts = await inspectImageUrl(req.url);
+      const facts = await inspectImageUrl(req.url, onProgress);
       const { availableCapacity } = await capacity(bs);
       if (facts.actualSize > availableCapacity) throw new StratoError(SysErrors.OPERATION_ERROR, `simulated backup storage ${bs.uuid} has ${availableCapacity} bytes free, image ${req.imageUuid} needs ${facts.actualSize}`);
       const installPath = `${bs.url.replace(/\/+$/, '')}/${req.imageUuid}`;

@@ -19,20 +19,21 @@ export const DEFAULT_SIMULATED_IMAGE_SIZE = 1024 ** 3;
  * and virtual size from a qcow2 header or an ISO 9660 signature. Any other URL is not fetched: its
  * size comes from a `size` query parameter (default 1 GiB) and its md5 is that of the URL text.
  */
-export async function inspectImageUrl(url: string): Promise<ImageFacts> {
+export async function inspectImageUrl(url: string, onProgress: (percent: number) => void = () => undefined): Promise<ImageFacts> {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
     throw new StratoError(SysErrors.INVALID_ARGUMENT_ERROR, `invalid image url [${url}]`);
   }
-  if (parsed.protocol === 'file:') return inspectFile(fileURLToPath(parsed));
+  if (parsed.protocol === 'file:') return inspectFile(fileURLToPath(parsed), onProgress);
+  onProgress(100);
   const raw = parsed.searchParams.get('size');
   const size = raw !== null && /^\d+$/.test(raw) ? Number(raw) : DEFAULT_SIMULATED_IMAGE_SIZE;
   return { size, actualSize: size, md5sum: createHash('md5').update(url).digest('hex') };
 }
 
-async function inspectFile(path: string): Promise<ImageFacts> {
+async function inspectFile(path: string, onProgress: (percent: number) => void): Promise<ImageFacts> {
   let st;
   try {
     st = await stat(path);
@@ -42,7 +43,19 @@ async function inspectFile(path: string): Promise<ImageFacts> {
   if (!st.isFile()) throw new StratoError(SysErrors.OPERATION_ERROR, `cannot download ${path}: not a regular file`);
   const md5sum = await new Promise<string>((resolve, reject) => {
     const h = createHash('md5');
-    createReadStream(path).on('data', (c) => h.update(c)).on('end', () => resolve(h.digest('hex'))).on('error', reject);
+    let read = 0;
+    onProgress(0);
+    createReadStream(path)
+      .on('data', (c) => {
+        h.update(c);
+        read += c.length;
+        onProgress(st.size ? (read * 100) / st.size : 100);
+      })
+      .on('end', () => {
+        onProgress(100);
+        resolve(h.digest('hex'));
+      })
+      .on('error', reject);
   });
   const head = await readAt(path, 0, 32);
   if (head.length >= 32 && head.readUInt32BE(0) === 0x514649fb) {

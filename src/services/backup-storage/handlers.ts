@@ -134,7 +134,7 @@ export function backupStorageHandlers(ctx: NodeContext, addChain: FlowChain<AddB
       const bs = await loadBackupStorage(db, backupStorageUuid);
       usable(bs);
       const backend = extensions.strategy(BackupStorageTypePoint, bs.type);
-      const image = await backend.downloadImage(bs, req);
+      const image = await backend.downloadImage(bs, req, ctx.progress.reporter(`download-image-${bs.uuid}`));
       const taken = await db
         .updateTable('backup_storage')
         .set((eb) => ({ availableCapacity: eb('availableCapacity', '-', image.actualSize), lastOpDate: Date.now() }))
