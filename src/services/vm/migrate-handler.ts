@@ -36,17 +36,21 @@ export function migrateHandler(ctx: NodeContext) {
         const target = await bus.call<AllocateHostReply>('hostAllocator', HostAllocatorMessages.allocate, {
           cpuNum: vm.cpuNum, memorySize: vm.memorySize, zoneUuid: vm.zoneUuid, clusterUuids, hostUuid: p.hostUuid, avoidHostUuids: [source], instanceOfferingUuid: vm.instanceOfferingUuid ?? undefined,
         });
-        const migrating = await changeVmState(ctx, vm, 'Migrating');
+        let migrating: Awaited<ReturnType<typeof changeVmState>> | undefined;
         try {
+          // Inside the try: whatever fails from here on gives the target's reservation back.
+          migrating = await changeVmState(ctx, vm, 'Migrating');
           const dest = await db.selectFrom('host').select('managementIp').where('uuid', '=', target.hostUuid).executeTakeFirstOrThrow();
           await callHostAgent({ db, extensions, agents }, source, VmAgentPaths.migrate, { vmInstanceUuid: vm.uuid, destHostUuid: target.hostUuid, destHostManagementIp: dest.managementIp });
         } catch (e) {
           await bus.call('hostAllocator', HostAllocatorMessages.release, { hostUuid: target.hostUuid, cpuNum: target.cpuNum, memorySize: target.memorySize });
-          await changeVmState(ctx, migrating, vm.state);
+          if (migrating) await changeVmState(ctx, migrating, vm.state);
           throw e;
         }
-        await releaseVmHost(bus, vm);
+        // The VM runs on the target now: record that before freeing the source, so a failure freeing it
+        // leaves the database telling the truth (and only leaked capacity on the source, not a lost VM).
         await changeVmState(ctx, migrating, vm.state, { hostUuid: target.hostUuid, lastHostUuid: source, clusterUuid: target.clusterUuid });
+        await releaseVmHost(bus, vm);
         return vmInventory(db, vm.uuid, inventories);
       });
     },
