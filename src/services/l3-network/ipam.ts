@@ -24,6 +24,12 @@ export interface IpRangeRow {
 }
 
 const MAX_ATTEMPTS = 64;
+/**
+ * Addresses this process is INSERTing at this moment, per database: concurrent allocations in one
+ * process would otherwise all pick the same lowest address and all but one retry. A hint only; the
+ * UNIQUE index still decides between nodes.
+ */
+const pendingByDb = new WeakMap<Kysely<any>, Set<string>>();
 
 export async function rangesOf(db: Kysely<any>, l3NetworkUuid: string, ipRangeUuid?: string): Promise<IpRangeRow[]> {
   let q = db.selectFrom('ip_range').select(['uuid', 'l3NetworkUuid', 'startIpInLong', 'endIpInLong', 'netmask', 'gateway']).where('l3NetworkUuid', '=', l3NetworkUuid);
@@ -38,6 +44,15 @@ export async function lowestFreeFrom(db: Kysely<any>, range: IpRangeRow, from: n
   const taken = await db.selectFrom('used_ip').select('ipInLong').where('l3NetworkUuid', '=', range.l3NetworkUuid).where('ipInLong', '=', from).executeTakeFirst();
   if (!taken) return from;
   // `from` is used: the answer is one past the end of the run of used addresses that starts there.
+  // Ranges fill from the bottom, so that run is usually everything above `from`: when the count of
+  // used addresses from `from` to the highest one equals their span there is no gap, and the answer
+  // is one past the highest. Both are plain index reads; the gap search below checks every row twice.
+  const dense = await db.selectFrom('used_ip')
+    .select((eb) => [eb.fn.max('ipInLong').as('hi'), eb.fn.countAll().as('n')])
+    .where('l3NetworkUuid', '=', range.l3NetworkUuid).where('ipInLong', '>=', from).where('ipInLong', '<=', range.endIpInLong)
+    .executeTakeFirst();
+  const hi = Number(dense?.hi ?? from);
+  if (Number(dense?.n ?? 0) === hi - from + 1) return hi + 1 <= range.endIpInLong ? hi + 1 : undefined;
   const r = await sql<{ m: number | string | null }>`
     SELECT MIN(u.ipInLong) AS m FROM used_ip u
     WHERE u.l3NetworkUuid = ${range.l3NetworkUuid} AND u.ipInLong >= ${from} AND u.ipInLong <= ${range.endIpInLong}
@@ -91,13 +106,23 @@ export async function allocateIp(db: Kysely<any>, req: AllocateIpRequest): Promi
       throw e;
     }
   }
+  let inFlight = pendingByDb.get(db);
+  if (!inFlight) pendingByDb.set(db, (inFlight = new Set()));
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const choice = await pick(db, ranges, req.allocatorStrategy, attempt);
     if (!choice) throw new StratoError(L3Errors.ALLOCATE_IP_ERROR, `no free IP on the L3 network ${req.l3NetworkUuid}${req.ipRangeUuid ? ` in the IP range ${req.ipRangeUuid}` : ''}`);
+    // Step over addresses this process is inserting right now: they would only lose the UNIQUE race.
+    let ip: number | undefined = choice.ip;
+    while (ip !== undefined && inFlight.has(`${choice.range.l3NetworkUuid}/${ip}`)) ip = await lowestFreeFrom(db, choice.range, ip + 1);
+    ip ??= choice.ip;
+    const key = `${choice.range.l3NetworkUuid}/${ip}`;
+    inFlight.add(key);
     try {
-      return await insertUsedIp(db, choice.range, choice.ip, req);
+      return await insertUsedIp(db, choice.range, ip, req);
     } catch (e) {
       if (!isUniqueViolation(e)) throw e;
+    } finally {
+      inFlight.delete(key);
     }
   }
   throw new StratoError(L3Errors.ALLOCATE_IP_ERROR, `could not allocate an IP on the L3 network ${req.l3NetworkUuid} after ${MAX_ATTEMPTS} concurrent attempts`);
