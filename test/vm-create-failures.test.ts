@@ -1,32 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AfterVmHostAllocated, AfterVmInstantiated, AfterVmPersisted, AfterVmVolumesAllocated, BeforeVmInstantiate, type CreateVmCtx } from '../src/contracts/vm.ts';
 import { testDatabaseKinds } from '../src/core/db/index.ts';
-import { StratoError, SysErrors } from '../src/core/errors/index.ts';
 import type { InsertionPoint } from '../src/core/flow/index.ts';
-import type { ServiceModule } from '../src/core/node-context.ts';
 import { simulatorFleetOf } from '../src/plugins/simulator/index.ts';
 import { clearPrimaryStorageFaults, injectPrimaryStorageFault } from '../src/plugins/simulator-primary-storage/index.ts';
 import { vmsOf } from '../src/plugins/simulator-vm/index.ts';
+import { failingStepsAt } from './support/failing-steps.ts';
 import { startTestNode, type TestClient, type TestNode } from './support/test-node.ts';
 import { accounting, buildVmWorld, GiB, type VmWorld } from './support/vm-fixture.ts';
 
-/** A test-only plugin: a step at each insertion point of `vm.create` that fails when `failAt` names its point. */
-let failAt: string | undefined;
+/** A test-only plugin: a step at each insertion point of `vm.create` that fails when `failing.at` names its point. */
 const POINTS: Array<InsertionPoint<CreateVmCtx>> = [AfterVmPersisted, AfterVmHostAllocated, AfterVmVolumesAllocated, BeforeVmInstantiate, AfterVmInstantiated];
-const failingSteps: ServiceModule = {
-  id: 'test-failing-vm-steps',
-  setup(ctx) {
-    for (const point of POINTS) {
-      ctx.flows.insert(point, {
-        name: `fail-${point.name.replace(/\./g, '-')}`,
-        run() {
-          if (failAt === point.name) throw new StratoError(SysErrors.OPERATION_ERROR, `injected failure at ${point.name}`);
-        },
-        rollback() {},
-      });
-    }
-  },
-};
+const failing = failingStepsAt('test-failing-vm-steps', POINTS);
 
 describe.each(testDatabaseKinds())('a VM create that fails at any step gives everything back on %s', (kind) => {
   let t: TestNode;
@@ -36,7 +21,7 @@ describe.each(testDatabaseKinds())('a VM create that fails at any step gives eve
   const create = (params: Record<string, unknown> = {}, top: Record<string, unknown> = {}) => c.send('POST', '/vm-instances', { params: { name: 'doomed', instanceOfferingUuid: w.offering, imageUuid: w.image, l3NetworkUuids: [w.l3, w.l3b], dataDiskOfferingUuids: [w.diskOffering, w.diskOffering], ...params }, systemTags: ['hostname::doomed'], userTags: ['doomed'], ...top });
 
   beforeAll(async () => {
-    t = await startTestNode(kind, { modules: [failingSteps] });
+    t = await startTestNode(kind, { modules: [failing.module] });
     c = await t.login();
     w = await buildVmWorld(c, 'vmf');
     // One VM first: the image cache on the primary storage exists from then on (it is shared, and kept as ZStack keeps it).
@@ -57,11 +42,11 @@ describe.each(testDatabaseKinds())('a VM create that fails at any step gives eve
 
   it.each(POINTS.map((p) => [p.name]))('at the inserted step %s', async (point) => {
     const before = await accounting(db(), w);
-    failAt = point;
+    failing.at = point;
     try {
       await expectNothingChanged(await create(), before, `injected failure at ${point}`);
     } finally {
-      failAt = undefined;
+      failing.at = undefined;
     }
     const everyAgentVms = w.hosts.flatMap((h) => Object.keys(vmsOf(simulatorFleetOf(t.node.ctx).agent(h)!)));
     expect(everyAgentVms).toHaveLength(1); // only the first VM: a VM started then rolled back was destroyed on its host

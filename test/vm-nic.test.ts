@@ -1,30 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AfterVmNicAttached, AfterVmNicIpAllocated, AfterVmNicPersisted, type AttachNicCtx } from '../src/contracts/vm-nic.ts';
 import { testDatabaseKinds } from '../src/core/db/index.ts';
-import { StratoError, SysErrors } from '../src/core/errors/index.ts';
+import { SysErrors } from '../src/core/errors/index.ts';
 import type { InsertionPoint } from '../src/core/flow/index.ts';
-import type { ServiceModule } from '../src/core/node-context.ts';
 import { simulatorFleetOf } from '../src/plugins/simulator/index.ts';
 import { nicsOf } from '../src/plugins/simulator-vm/index.ts';
+import { failingStepsAt } from './support/failing-steps.ts';
 import { startTestNode, type TestClient, type TestNode } from './support/test-node.ts';
 import { accounting, buildVmWorld, GiB, type VmWorld } from './support/vm-fixture.ts';
 
-let failAt: string | undefined;
 const POINTS: Array<InsertionPoint<AttachNicCtx>> = [AfterVmNicIpAllocated, AfterVmNicPersisted, AfterVmNicAttached];
-const failingSteps: ServiceModule = {
-  id: 'test-failing-attach-nic-steps',
-  setup(ctx) {
-    for (const point of POINTS) {
-      ctx.flows.insert(point, {
-        name: `fail-${point.name.replace(/\./g, '-')}`,
-        run() {
-          if (failAt === point.name) throw new StratoError(SysErrors.OPERATION_ERROR, `injected failure at ${point.name}`);
-        },
-        rollback() {},
-      });
-    }
-  },
-};
+const failing = failingStepsAt('test-failing-attach-nic-steps', POINTS);
 
 describe.each(testDatabaseKinds())('VM NICs through the REST API on %s', (kind) => {
   let t: TestNode;
@@ -43,7 +29,7 @@ describe.each(testDatabaseKinds())('VM NICs through the REST API on %s', (kind) 
   const usedIp = (ip: string) => db().selectFrom('used_ip').select(['uuid', 'vmNicUuid']).where('ip', '=', ip).executeTakeFirst();
 
   beforeAll(async () => {
-    t = await startTestNode(kind, { modules: [failingSteps] });
+    t = await startTestNode(kind, { modules: [failing.module] });
     c = await t.login();
     w = await buildVmWorld(c, 'nic');
   });
@@ -116,13 +102,13 @@ describe.each(testDatabaseKinds())('VM NICs through the REST API on %s', (kind) 
 
     it.each(POINTS.map((p) => [p.name]))('at the inserted step %s', async (point) => {
       const before = await accounting(db(), w);
-      failAt = point;
+      failing.at = point;
       try {
         const r = await attach(vm.uuid, w.l3b);
         expect(r.status, r.text).toBe(503);
         expect(r.body.error.details).toContain(`injected failure at ${point}`);
       } finally {
-        failAt = undefined;
+        failing.at = undefined;
       }
       expect(await accounting(db(), w)).toEqual(before);
       expect(nicsOf(fleet().agent(vm.hostUuid)!)[vm.uuid] ?? []).toEqual([]);

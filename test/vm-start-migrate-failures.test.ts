@@ -1,33 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AfterVmStartedOnHost, AfterVmStartHostAllocated, type StartVmStepCtx } from '../src/contracts/vm.ts';
 import { testDatabaseKinds } from '../src/core/db/index.ts';
-import { StratoError, SysErrors } from '../src/core/errors/index.ts';
 import type { InsertionPoint } from '../src/core/flow/index.ts';
-import type { ServiceModule } from '../src/core/node-context.ts';
 import { simulatorFleetOf } from '../src/plugins/simulator/index.ts';
 import type { PathBehaviour } from '../src/plugins/simulator/simulated-agent.ts';
 import { vmsOf } from '../src/plugins/simulator-vm/index.ts';
 import { createCluster } from './support/integration.ts';
+import { failingStepsAt } from './support/failing-steps.ts';
 import { startTestNode, type TestClient, type TestNode } from './support/test-node.ts';
 import { accounting, buildVmWorld, GiB, type VmWorld } from './support/vm-fixture.ts';
 
-/** A test-only plugin: a step at each insertion point of `vm.start` that fails when `failAt` names its point. */
-let failAt: string | undefined;
+/** A test-only plugin: a step at each insertion point of `vm.start` that fails when `failing.at` names its point. */
 const POINTS: Array<InsertionPoint<StartVmStepCtx>> = [AfterVmStartHostAllocated, AfterVmStartedOnHost];
-const failingSteps: ServiceModule = {
-  id: 'test-failing-vm-start-steps',
-  setup(ctx) {
-    for (const point of POINTS) {
-      ctx.flows.insert(point, {
-        name: `fail-${point.name.replace(/\./g, '-')}`,
-        run() {
-          if (failAt === point.name) throw new StratoError(SysErrors.OPERATION_ERROR, `injected failure at ${point.name}`);
-        },
-        rollback() {},
-      });
-    }
-  },
-};
+const failing = failingStepsAt('test-failing-vm-start-steps', POINTS);
 
 describe.each(testDatabaseKinds())('a VM start or migration that fails at any step leaves everything as it was on %s', (kind) => {
   let t: TestNode;
@@ -48,7 +33,7 @@ describe.each(testDatabaseKinds())('a VM start or migration that fails at any st
   const hostState = (uuid: string, stateEvent: 'enable' | 'disable') => c.call('PUT', `/hosts/${uuid}/actions`, { changeHostState: { stateEvent } });
 
   beforeAll(async () => {
-    t = await startTestNode(kind, { modules: [failingSteps] });
+    t = await startTestNode(kind, { modules: [failing.module] });
     c = await t.login();
     w = await buildVmWorld(c, 'vsm');
     const create = (name: string, params: Record<string, unknown> = {}) => c.call('POST', '/vm-instances', { params: { name, instanceOfferingUuid: w.offering, imageUuid: w.image, l3NetworkUuids: [w.l3, w.l3b], dataDiskOfferingUuids: [w.diskOffering], ...params } });
@@ -106,11 +91,11 @@ describe.each(testDatabaseKinds())('a VM start or migration that fails at any st
     });
 
     it.each(POINTS.map((p) => [p.name]))('at the inserted step %s', async (point) => {
-      failAt = point;
+      failing.at = point;
       try {
         await attempt(`injected failure at ${point}`);
       } finally {
-        failAt = undefined;
+        failing.at = undefined;
       }
     });
 

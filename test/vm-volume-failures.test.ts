@@ -1,32 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AfterDataVolumeAttached, BeforeDataVolumeAttach, type AttachDataVolumeCtx } from '../src/contracts/vm-volume.ts';
 import { testDatabaseKinds } from '../src/core/db/index.ts';
-import { StratoError, SysErrors } from '../src/core/errors/index.ts';
 import type { InsertionPoint } from '../src/core/flow/index.ts';
-import type { ServiceModule } from '../src/core/node-context.ts';
 import { simulatorFleetOf } from '../src/plugins/simulator/index.ts';
 import { clearPrimaryStorageFaults, injectPrimaryStorageFault } from '../src/plugins/simulator-primary-storage/index.ts';
 import { attachedVolumesOf } from '../src/plugins/simulator-vm/index.ts';
+import { failingStepsAt } from './support/failing-steps.ts';
 import { startTestNode, type TestClient, type TestNode } from './support/test-node.ts';
 import { accounting, buildVmWorld, GiB, type VmWorld } from './support/vm-fixture.ts';
 
-/** A test-only plugin: a step at each insertion point of `vm.attachDataVolume` that fails when `failAt` names its point. */
-let failAt: string | undefined;
+/** A test-only plugin: a step at each insertion point of `vm.attachDataVolume` that fails when `failing.at` names its point. */
 const POINTS: Array<InsertionPoint<AttachDataVolumeCtx>> = [BeforeDataVolumeAttach, AfterDataVolumeAttached];
-const failingSteps: ServiceModule = {
-  id: 'test-failing-attach-volume-steps',
-  setup(ctx) {
-    for (const point of POINTS) {
-      ctx.flows.insert(point, {
-        name: `fail-${point.name.replace(/\./g, '-')}`,
-        run() {
-          if (failAt === point.name) throw new StratoError(SysErrors.OPERATION_ERROR, `injected failure at ${point.name}`);
-        },
-        rollback() {},
-      });
-    }
-  },
-};
+const failing = failingStepsAt('test-failing-attach-volume-steps', POINTS);
 
 const without = (row: Record<string, unknown> | undefined, ...keys: string[]) => Object.fromEntries(Object.entries(row ?? {}).filter(([k]) => !keys.includes(k)));
 
@@ -46,7 +31,7 @@ describe.each(testDatabaseKinds())('an attach that fails at any step leaves capa
   });
 
   beforeAll(async () => {
-    t = await startTestNode(kind, { modules: [failingSteps] });
+    t = await startTestNode(kind, { modules: [failing.module] });
     c = await t.login();
     w = await buildVmWorld(c, 'vvf');
     for (const s of ['Running', 'Stopped'] as const) {
@@ -65,7 +50,7 @@ describe.each(testDatabaseKinds())('an attach that fails at any step leaves capa
   });
 
   const cases: Array<[string, (vm: any) => void, string]> = [
-    ...POINTS.map((p): [string, (vm: any) => void, string] => [`the inserted step ${p.name}`, () => { failAt = p.name; }, `injected failure at ${p.name}`]),
+    ...POINTS.map((p): [string, (vm: any) => void, string] => [`the inserted step ${p.name}`, () => { failing.at = p.name; }, `injected failure at ${p.name}`]),
     ['instantiate (the storage fails to make the volume)', () => injectPrimaryStorageFault(w.primaryStorage, 'createVolume', { times: 1 }), 'injected createVolume failure'],
   ];
 
@@ -81,7 +66,7 @@ describe.each(testDatabaseKinds())('an attach that fails at any step leaves capa
         try {
           r = await attach(v.uuid, vm.uuid);
         } finally {
-          failAt = undefined;
+          failing.at = undefined;
           clearPrimaryStorageFaults();
         }
         expect(r.status, r.text).toBe(503);
