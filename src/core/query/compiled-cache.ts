@@ -2,7 +2,7 @@ import { CompiledQuery, type Kysely } from 'kysely';
 import type { QueryCondition, WhereNode } from './ast.ts';
 import { isTagField } from './ast.ts';
 import type { RestrictHook } from './compile-where.ts';
-import type { NormalizedInventoryDef } from './inventory.ts';
+import type { QueryPlan } from './plan.ts';
 import { toColumnValue } from './values.ts';
 import { directReader } from '../db/direct-read.ts';
 
@@ -14,16 +14,8 @@ import { directReader } from '../db/direct-read.ts';
  * the condition values in order (then limit and offset), so a shape whose SQL binds anything else
  * (tag tables, sub-queries, tenant restrictions) is always built afresh.
  */
-export interface ShapePlan {
-  inventory: NormalizedInventoryDef;
-  where?: WhereNode;
-  countOnly: boolean;
-  withTotal: boolean;
-  limit: number;
-  start: number;
-  sort: ReadonlyArray<{ field: string; direction: string }>;
-  fields?: readonly string[];
-}
+/** The plan the cache keys on: the query plan itself (type only; plan.ts runs through this cache). */
+export type ShapePlan = Pick<QueryPlan, 'inventory' | 'where' | 'countOnly' | 'withTotal' | 'limit' | 'start' | 'sort' | 'fields'>;
 
 interface CachedShape {
   countSql?: string;
