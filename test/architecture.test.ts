@@ -43,6 +43,11 @@ describe('the dependency rules', () => {
     expect(violations((a, b) => a.layer === 'core' && ['services', 'plugins', 'contracts', 'api', 'node', 'cli'].includes(b.layer))).toEqual([]);
   });
 
+  it('the agent imports only core and contracts, and only the CLI starts it', () => {
+    expect(violations((a, b) => a.layer === 'agent' && !['agent', 'core', 'contracts'].includes(b.layer))).toEqual([]);
+    expect(violations((a, b) => b.layer === 'agent' && !['agent', 'cli'].includes(a.layer))).toEqual([]);
+  });
+
   it('the rule checker sees real imports (it would catch a violation)', () => {
     const zoneImports = imports(join(SRC, 'services/zone/index.ts')).map((t) => relative(SRC, t));
     expect(zoneImports).toContain(join('services', 'zone', 'apis.ts'));

@@ -29,4 +29,17 @@ program
     process.exitCode = await runCli(words, { url: opts.url ?? process.env.STRATO_URL, json: opts.json });
   });
 
+program
+  .command('agent')
+  .description('start a host agent: runs VMs with QEMU, local storage and image store commands for a management node')
+  .option('--port <port>', 'HTTP port', '7070')
+  .option('--host <address>', 'address to listen on', '0.0.0.0')
+  .option('--data-dir <dir>', 'agent state: VMs, caches, token, logs', process.env.STRATO_AGENT_DATA_DIR ?? '/var/lib/strato-agent')
+  .option('--token-file <file>', 'file holding the per-host token (default: <data-dir>/agent-token; $STRATO_AGENT_TOKEN wins)')
+  .option('--accel <accel>', 'auto, kvm or tcg', 'auto')
+  .action(async (opts: { port: string; host: string; dataDir: string; tokenFile?: string; accel: string }) => {
+    const { runAgentProcess } = await import('../agent/main.ts');
+    await runAgentProcess({ port: Number(opts.port), host: opts.host, dataDir: opts.dataDir, tokenFile: opts.tokenFile, accel: opts.accel });
+  });
+
 await program.parseAsync(process.argv);

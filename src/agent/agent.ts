@@ -1,0 +1,71 @@
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { CommandRegistry } from './command-registry.ts';
+import { writeFileAtomic } from './files.ts';
+import { defineHostCommands } from './host/host-commands.ts';
+import { detectAccel } from './host/host-facts.ts';
+import { AgentHttpServer } from './http-server.ts';
+import { AgentMetrics } from './metrics.ts';
+import { NodeReporter } from './node-reporter.ts';
+
+export const AGENT_VERSION = '0.1.0';
+
+export interface AgentOptions {
+  /** Where the agent keeps its state (VMs' pid/qmp/serial files, the node link, the token). Made absolute. */
+  dataDir: string;
+  port?: number;
+  host?: string;
+  /** The per-host token; else read from `tokenFile` (default `<dataDir>/agent-token`). */
+  token?: string;
+  tokenFile?: string;
+  /** `auto` (default), `kvm` or `tcg`. */
+  accel?: string;
+  qemuBinary?: string;
+  log?: Logger;
+}
+
+export interface RunningAgent {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * `strato agent`: one process per host. Listens for the node's commands, supervises its QEMUs and
+ * reports to the node. State lives under the data directory, so a restarted agent finds the VMs its
+ * previous life started still running and takes them over.
+ */
+export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
+  const dataDir = resolve(opts.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const log = opts.log ?? pino({ name: 'strato-agent', level: process.env.STRATO_LOG_LEVEL ?? 'info' });
+  const token = opts.token ?? readToken(opts.tokenFile ?? resolve(dataDir, 'agent-token'));
+  const metrics = new AgentMetrics();
+  const commands = new CommandRegistry();
+  const reporter = new NodeReporter(dataDir, log, metrics);
+  const qemuBinary = opts.qemuBinary ?? 'qemu-system-x86_64';
+  const accel = detectAccel(opts.accel);
+  defineHostCommands({ commands, reporter, dataDir, qemuBinary, accel, agentVersion: AGENT_VERSION });
+
+  const server = new AgentHttpServer({ host: opts.host ?? '0.0.0.0', port: opts.port ?? 7070, token, commands, metrics, log });
+  const url = await server.listen();
+  const pidFile = resolve(dataDir, 'agent.pid');
+  writeFileAtomic(pidFile, String(process.pid));
+  log.info({ url, dataDir, accel, commands: commands.paths.length }, 'agent listening');
+  return {
+    url,
+    async close() {
+      await server.close();
+      // VMs keep running: they belong to the host, not to this process (a new agent takes them over).
+      if (existsSync(pidFile) && readFileSync(pidFile, 'utf8') === String(process.pid)) rmSync(pidFile, { force: true });
+    },
+  };
+}
+
+function readToken(file: string): string {
+  if (process.env.STRATO_AGENT_TOKEN) return process.env.STRATO_AGENT_TOKEN;
+  if (!existsSync(file)) throw new Error(`no agent token: set STRATO_AGENT_TOKEN or write it to ${file} (the deployment does)`);
+  const token = readFileSync(file, 'utf8').trim();
+  if (!token) throw new Error(`the agent token file ${file} is empty`);
+  return token;
+}

@@ -1,0 +1,81 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { cpus, totalmem, freemem, hostname, release } from 'node:os';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export type Accel = 'kvm' | 'tcg';
+
+/**
+ * KVM is used only where it can really run a guest: `/dev/kvm` present and the CPU exposing vmx/svm.
+ * (A VM whose kernel has KVM but whose CPU lacks them opens `/dev/kvm` fine yet runs guests ~100×
+ * slower than TCG, or aborts with `-cpu host`: infra-probe §1.) `--accel` forces a choice.
+ */
+export function detectAccel(forced?: string): Accel {
+  if (forced === 'kvm' || forced === 'tcg') return forced;
+  if (!existsSync('/dev/kvm')) return 'tcg';
+  try {
+    const flags = readFileSync('/proc/cpuinfo', 'utf8');
+    return /^flags\s*:.*\b(vmx|svm)\b/m.test(flags) ? 'kvm' : 'tcg';
+  } catch {
+    return 'tcg';
+  }
+}
+
+export async function qemuVersion(binary: string): Promise<string | undefined> {
+  try {
+    const { stdout } = await run(binary, ['--version']);
+    return /version\s+(\S+)/.exec(stdout)?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+function osRelease(): string {
+  try {
+    const text = readFileSync('/etc/os-release', 'utf8');
+    return /^PRETTY_NAME="?([^"\n]*)"?/m.exec(text)?.[1] ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** What a host tells the node about itself (ZStack's HostFactResponse, abridged). */
+export interface HostFacts {
+  hostname: string;
+  osVersion: string;
+  kernelVersion: string;
+  cpuModelName: string;
+  cpuNum: number;
+  totalMemory: number;
+  qemuVersion?: string;
+  /** `kvm` or `tcg`: how this host's VMs are accelerated. */
+  accel: Accel;
+}
+
+export async function hostFacts(qemuBinary: string, accel: Accel): Promise<HostFacts> {
+  return {
+    hostname: hostname(),
+    osVersion: osRelease(),
+    kernelVersion: release(),
+    cpuModelName: cpus()[0]?.model ?? 'unknown',
+    cpuNum: cpus().length,
+    totalMemory: totalmem(),
+    qemuVersion: await qemuVersion(qemuBinary),
+    accel,
+  };
+}
+
+/** CPU and memory as `/host/capacity` reports them (the node allocates from these totals). */
+export function hostCapacity(): { cpuNum: number; cpuSockets: number; cpuSpeed: number; totalMemory: number; usedMemory: number } {
+  const list = cpus();
+  let sockets = 1;
+  try {
+    const ids = new Set([...readFileSync('/proc/cpuinfo', 'utf8').matchAll(/^physical id\s*:\s*(\d+)/gm)].map((m) => m[1]));
+    sockets = Math.max(1, ids.size);
+  } catch {
+    /* not Linux: one socket */
+  }
+  return { cpuNum: list.length, cpuSockets: sockets, cpuSpeed: list[0]?.speed ?? 0, totalMemory: totalmem(), usedMemory: totalmem() - freemem() };
+}

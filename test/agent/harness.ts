@@ -1,0 +1,172 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { AGENT_CALLBACK_PATH, AgentClient, type AgentEndpoint } from '../../src/core/agent/index.ts';
+import { AGENT_SEND_COMMAND_PATH } from '../../src/contracts/vm.ts';
+
+const REPO = resolve(import.meta.dirname, '../..');
+
+export function hasCommand(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function sh(args: string[]): void {
+  execFileSync(args[0], args.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/** A report the agent POSTed to the node's sendcommand path. */
+export interface Report {
+  commandPath: string;
+  body: Record<string, unknown>;
+}
+
+/**
+ * A pretend host for agent tests: a network namespace joined to the root namespace by a veth in a
+ * test-only /24 (10.251.N.0/24: root .1, host .2), a real `strato agent` child process inside it,
+ * and a small node side in the root namespace: an AgentClient and an HTTP server taking its callbacks
+ * and the agent's reports, as a management node does.
+ */
+export class PretendAgentHost {
+  readonly ns: string;
+  readonly subnet: number;
+  readonly dataDir: string;
+  readonly token = `token-${Math.random().toString(36).slice(2)}`;
+  readonly client = new AgentClient({ defaultTimeoutMs: 120_000 });
+  readonly reports: Report[] = [];
+  agent: ChildProcess | undefined;
+  #server: Server | undefined;
+  #veth: string;
+
+  constructor() {
+    const id = Math.random().toString(36).slice(2, 8);
+    this.ns = `sta-${id}`;
+    this.#veth = `sta${id}`;
+    this.subnet = 1 + Math.floor(Math.random() * 250);
+    this.dataDir = mkdtempSync('/tmp/strato-test-agent-');
+  }
+
+  get hostIp(): string {
+    return `10.251.${this.subnet}.2`;
+  }
+
+  get nodeIp(): string {
+    return `10.251.${this.subnet}.1`;
+  }
+
+  get endpoint(): AgentEndpoint {
+    return { url: `http://${this.hostIp}:7070`, token: this.token };
+  }
+
+  async setUp(): Promise<void> {
+    sh(['ip', 'netns', 'add', this.ns]);
+    sh(['ip', 'link', 'add', this.#veth, 'type', 'veth', 'peer', 'name', `${this.#veth}h`]);
+    sh(['ip', 'link', 'set', `${this.#veth}h`, 'netns', this.ns]);
+    sh(['ip', '-n', this.ns, 'link', 'set', `${this.#veth}h`, 'name', 'eth0']);
+    sh(['ip', 'addr', 'add', `${this.nodeIp}/24`, 'dev', this.#veth]);
+    sh(['ip', 'link', 'set', this.#veth, 'up']);
+    sh(['ip', '-n', this.ns, 'addr', 'add', `${this.hostIp}/24`, 'dev', 'eth0']);
+    sh(['ip', '-n', this.ns, 'link', 'set', 'eth0', 'up']);
+    sh(['ip', '-n', this.ns, 'link', 'set', 'lo', 'up']);
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        const body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+        if (req.url === AGENT_CALLBACK_PATH) {
+          res.writeHead(this.client.handleCallback(req.headers, body)).end('{}');
+        } else if (req.url === AGENT_SEND_COMMAND_PATH) {
+          this.reports.push({ commandPath: String(req.headers.commandpath), body });
+          res.writeHead(200, { 'content-type': 'application/json' }).end('{"success":true}');
+        } else res.writeHead(404).end();
+      });
+    });
+    this.#server = server;
+    await new Promise<void>((r) => server.listen(0, this.nodeIp, r));
+    const port = (server.address() as AddressInfo).port;
+    this.client.setCallbackUrl(`http://${this.nodeIp}:${port}${AGENT_CALLBACK_PATH}`);
+  }
+
+  get sendCommandUrl(): string {
+    return this.client.callbackUrl.replace(/callback$/, 'sendcommand');
+  }
+
+  /** Starts `strato agent` in the namespace and waits until it answers `/host/echo`. */
+  async startAgent(): Promise<void> {
+    const log = createWriteStream(join(this.dataDir, `agent-${Date.now()}.log`));
+    const child = spawn('ip', ['netns', 'exec', this.ns, process.execPath, join(REPO, 'bin/strato.js'), 'agent', '--port', '7070', '--host', this.hostIp, '--data-dir', this.dataDir], {
+      env: { ...process.env, STRATO_AGENT_TOKEN: this.token },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.pipe(log);
+    child.stderr.pipe(log);
+    this.agent = child;
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`the agent exited with ${child.exitCode}: ${this.agentLog()}`);
+      try {
+        await this.client.callSync(this.endpoint, '/host/echo', {}, { timeoutMs: 2000 });
+        return;
+      } catch (e) {
+        if (Date.now() > deadline) throw e;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+
+  agentLog(): string {
+    return readdirSync(this.dataDir).filter((f) => f.startsWith('agent-') && f.endsWith('.log')).sort().map((f) => readFileSync(join(this.dataDir, f), 'utf8')).join('\n');
+  }
+
+  /** Stops the agent process (by PID) and waits for it to exit; its VMs keep running. */
+  async stopAgent(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const child = this.agent;
+    this.agent = undefined;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill(signal);
+    await exited;
+  }
+
+  /** Kills the agent and every QEMU it left (pid files under its data dir), removes the namespace and files. */
+  async tearDown(): Promise<void> {
+    await this.stopAgent('SIGKILL').catch(() => undefined);
+    for (const pid of qemuPids(this.dataDir)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+    this.client.close();
+    await new Promise<void>((r) => (this.#server ? this.#server.close(() => r()) : r()));
+    try {
+      sh(['ip', 'netns', 'del', this.ns]);
+    } catch {
+      /* never made */
+    }
+    try {
+      sh(['ip', 'link', 'del', this.#veth]);
+    } catch {
+      /* went with the namespace */
+    }
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+/** PIDs recorded by the agent for its QEMUs (`<data-dir>/vms/<uuid>/qemu.pid`). */
+export function qemuPids(dataDir: string): number[] {
+  const vms = join(dataDir, 'vms');
+  if (!existsSync(vms)) return [];
+  return readdirSync(vms).flatMap((d) => {
+    const f = join(vms, d, 'qemu.pid');
+    return existsSync(f) ? [Number(readFileSync(f, 'utf8').trim())].filter((n) => n > 0) : [];
+  });
+}
