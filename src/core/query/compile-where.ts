@@ -10,8 +10,8 @@ type Eb = ExpressionBuilder<any, any>;
 
 /**
  * Restricts the rows of an inventory a caller may see (tenant isolation). It is applied to the root
- * table of every query and of every ZQL sub-query; expansion hops are not restricted (they only
- * filter rows of the already restricted root).
+ * table of every query, of every ZQL sub-query and of every expansion hop (`vmNics.l3Network.name=…`),
+ * so a condition cannot reveal whether a row the caller may not see exists.
  *
  * @example
  *   const restrict: RestrictHook = (eb, alias) =>
@@ -74,7 +74,8 @@ function compileCondition(ctx: CompileContext, eb: Eb, def: NormalizedInventoryD
     const sub = eb
       .selectFrom(`${target.table} as ${a}`)
       .select(`${a}.${target.fields[exp.expandedKey].column}`)
-      .where((ieb: Eb) => compileCondition(ctx, ieb, target, a, cond, rest));
+      // Each hop is restricted too, so a condition on a nested field cannot probe rows the caller may not see.
+      .where((ieb: Eb) => withRestriction(ctx, ieb, target, a, compileCondition(ctx, ieb, target, a, cond, rest)));
     return eb(`${alias}.${def.fields[exp.foreignKey].column}`, 'in', sub);
   }
   if (isTagField(head)) return compileTagCondition(ctx, eb, def, alias, head, cond);
@@ -150,6 +151,11 @@ export function compileSubQuery(ctx: CompileContext, eb: Eb, sq: SubQuery): Expr
     .selectFrom(`${def.table} as ${a}`)
     .select(`${a}.${column}`)
     .where((ieb: Eb) => rootFilter(ctx, ieb, def, a, sq.where));
+}
+
+function withRestriction(ctx: CompileContext, eb: Eb, def: NormalizedInventoryDef, alias: string, cond: Expression<SqlBool>): Expression<SqlBool> {
+  const restriction = ctx.restrict?.(eb, alias, def);
+  return restriction ? eb.and([cond, restriction]) : cond;
 }
 
 /** The WHERE of a root query: the user's conditions AND the caller's restriction. */

@@ -31,6 +31,7 @@ export { InventoryRegistry } from './registry.ts';
 export { parseQCondition, parseQConditions, parseSort, parseFields } from './q-parser.ts';
 export { toColumnValue, parseDate } from './values.ts';
 export { TAG_TABLES, type RestrictHook } from './compile-where.ts';
+export { OWNERSHIP_TABLES, setTenantPolicy, tenantPolicyOf, tenantRestriction, visibleResource, type TenantPolicy } from './access-filter.ts';
 export { DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT, ROOT_ALIAS } from './plan.ts';
 export { executeQuery, getByUuid, type QueryOptions, type QueryResult } from './query.ts';
 export { executeZql, type ZqlOptions, type ZqlQueryReturn, type ZqlReply } from './zql.ts';

@@ -1,7 +1,7 @@
 import type { Message } from '../../core/bus/index.ts';
 import { StratoError, SysErrors } from '../../core/errors/index.ts';
 import type { ServiceModule } from '../../core/node-context.ts';
-import { executeQuery, executeZql, type QueryOptions } from '../../core/query/index.ts';
+import { executeQuery, executeZql, tenantRestriction, type QueryOptions } from '../../core/query/index.ts';
 import { queryApis } from './apis.ts';
 
 /**
@@ -28,7 +28,9 @@ export const queryService: ServiceModule = {
     ctx.bus.registerService({
       id: 'query',
       async handle(msg: Message<any>) {
-        if (msg.type === 'ZQLQuery') return executeZql(db, inventories, (msg.body as { zql: string }).zql);
+        // Normal accounts see only what they own or what is shared with them, in every query form.
+        const restrict = tenantRestriction(msg.caller);
+        if (msg.type === 'ZQLQuery') return executeZql(db, inventories, (msg.body as { zql: string }).zql, { restrict });
         const api = apis.find(msg.type);
         if (!api?.query) throw new StratoError(SysErrors.UNKNOWN_MESSAGE_ERROR, `the query service cannot answer ${msg.type}`);
         const b = msg.body as QueryBody;
@@ -41,6 +43,7 @@ export const queryService: ServiceModule = {
           // ZStack's SDKs send sort=+f/-f; older clients send sortBy + sortDirection.
           sort: b.sort ?? (b.sortBy ? `${b.sortDirection === 'desc' ? '-' : '+'}${b.sortBy}` : undefined),
           fields: b.fields,
+          restrict,
         };
         return executeQuery(db, inventories, api.query.inventory, opts);
       },
