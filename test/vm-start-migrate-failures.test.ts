@@ -1,18 +1,41 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AfterVmStartedOnHost, AfterVmStartHostAllocated, type StartVmStepCtx } from '../src/contracts/vm.ts';
+import { AfterVmMigratedOnHost, AfterVmMigrateTargetAllocated, AfterVmStartedOnHost, AfterVmStartHostAllocated } from '../src/contracts/vm.ts';
 import { testDatabaseKinds } from '../src/core/db/index.ts';
 import type { InsertionPoint } from '../src/core/flow/index.ts';
 import { simulatorFleetOf } from '../src/plugins/simulator/index.ts';
 import type { PathBehaviour } from '../src/plugins/simulator/simulated-agent.ts';
 import { vmsOf } from '../src/plugins/simulator-vm/index.ts';
 import { createCluster } from './support/integration.ts';
-import { failingStepsAt } from './support/failing-steps.ts';
+import { stepFailures, type FailWhen } from './support/failing-steps.ts';
 import { startTestNode, type TestClient, type TestNode } from './support/test-node.ts';
 import { accounting, buildVmWorld, GiB, type VmWorld } from './support/vm-fixture.ts';
 
-/** A test-only plugin: a step at each insertion point of `vm.start` that fails when `failing.at` names its point. */
-const POINTS: Array<InsertionPoint<StartVmStepCtx>> = [AfterVmStartHostAllocated, AfterVmStartedOnHost];
-const failing = failingStepsAt('test-failing-vm-start-steps', POINTS);
+/** A test-only plugin: a failure at any step of any chain (`failures.at`), with a step at each insertion point of `vm.start` and `vm.migrate`. */
+const POINTS: Array<InsertionPoint<any>> = [AfterVmStartHostAllocated, AfterVmStartedOnHost, AfterVmMigrateTargetAllocated, AfterVmMigratedOnHost];
+const failures = stepFailures('test-failing-vm-start-migrate-steps', POINTS);
+const WHEN: FailWhen[] = ['before', 'after'];
+
+/** Runs `attempt` with a failure injected at each step of the chain, before and after the step's work; says which case broke. */
+async function atEveryStep(chain: string, ownSteps: string[], attempt: (mentions: string) => Promise<void>): Promise<void> {
+  const steps = failures.stepsOf(chain);
+  // The chain's own steps and one inserted at each of its points: a step added later is in this list without touching the test.
+  expect(steps).toEqual(expect.arrayContaining(ownSteps.map((s) => `${chain}/${s}`)));
+  expect(steps.filter((s) => s.split('/').length === 3)).toHaveLength(POINTS.filter((p) => p.name.startsWith(`${chain}.`)).length);
+  for (const path of steps) {
+    for (const when of WHEN) {
+      const fired = failures.fired;
+      failures.at = { path, when };
+      try {
+        await attempt(failures.message(path, when));
+      } catch (e) {
+        throw new Error(`failing ${when} ${path}: ${(e as Error).message}`, { cause: e });
+      } finally {
+        failures.at = undefined;
+      }
+      expect(failures.fired, `failing ${when} ${path} fired`).toBe(fired + 1);
+    }
+  }
+}
 
 describe.each(testDatabaseKinds())('a VM start or migration that fails at any step leaves everything as it was on %s', (kind) => {
   let t: TestNode;
@@ -33,7 +56,7 @@ describe.each(testDatabaseKinds())('a VM start or migration that fails at any st
   const hostState = (uuid: string, stateEvent: 'enable' | 'disable') => c.call('PUT', `/hosts/${uuid}/actions`, { changeHostState: { stateEvent } });
 
   beforeAll(async () => {
-    t = await startTestNode(kind, { modules: [failing.module] });
+    t = await startTestNode(kind, { modules: [failures.module] });
     c = await t.login();
     w = await buildVmWorld(c, 'vsm');
     const create = (name: string, params: Record<string, unknown> = {}) => c.call('POST', '/vm-instances', { params: { name, instanceOfferingUuid: w.offering, imageUuid: w.image, l3NetworkUuids: [w.l3, w.l3b], dataDiskOfferingUuids: [w.diskOffering], ...params } });
@@ -90,13 +113,11 @@ describe.each(testDatabaseKinds())('a VM start or migration that fails at any st
       }
     });
 
-    it.each(POINTS.map((p) => [p.name]))('at the inserted step %s', async (point) => {
-      failing.at = point;
-      try {
-        await attempt(`injected failure at ${point}`);
-      } finally {
-        failing.at = undefined;
-      }
+    it('at every step of vm.start (read from the FlowRegistry), before and after its work, asking for a host other than its last', async () => {
+      await atEveryStep('vm.start', ['allocate-start-host', 'start-on-host', 'mark-started'], async (mentions) => {
+        const { lastHostUuid } = await vmRow(sleeper);
+        await attempt(mentions, { hostUuid: w.hosts.find((h) => h !== lastHostUuid) });
+      });
     });
 
     it.each<[string, PathBehaviour]>([
@@ -162,6 +183,10 @@ describe.each(testDatabaseKinds())('a VM start or migration that fails at any st
         await c.call('DELETE', `/vm-instances/${hog}`);
         await c.call('PUT', `/vm-instances/${hog}/actions`, { expungeVmInstance: {} });
       }
+    });
+
+    it('at every step of vm.migrate (read from the FlowRegistry), before and after its work', async () => {
+      await atEveryStep('vm.migrate', ['allocate-migrate-target', 'mark-migrating', 'migrate-on-host', 'record-on-target', 'release-source'], (mentions) => attempt(mentions));
     });
 
     it.each<[string, PathBehaviour]>([

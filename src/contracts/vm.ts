@@ -129,6 +129,19 @@ export const AfterVmStartHostAllocated = insertionPoint<StartVmStepCtx>('vm.star
 /** After `/vm/start` answered, before the host is recorded: a failure here destroys the VM on the host and gives the capacity back. */
 export const AfterVmStartedOnHost = insertionPoint<StartVmStepCtx>('vm.start.afterStartedOnHost');
 
+/** What steps inserted in `vm.migrate` may read of its context. */
+export interface MigrateVmStepCtx {
+  uuid: string;
+  sourceHostUuid: string;
+  /** The capacity reserved on the target (set from `vm.migrate.afterTargetAllocated` on). */
+  target?: AllocateHostReply;
+}
+
+/** Plugins' steps inside `vm.migrate`, each in the chain's rollback scope. */
+export const AfterVmMigrateTargetAllocated = insertionPoint<MigrateVmStepCtx>('vm.migrate.afterTargetAllocated');
+/** After the source's agent moved the VM, before it is recorded on the target: a failure here moves it back. */
+export const AfterVmMigratedOnHost = insertionPoint<MigrateVmStepCtx>('vm.migrate.afterMigratedOnHost');
+
 /** Observers of a VM's life (ZStack's VmInstance*ExtensionPoint). `pre*` hooks veto by throwing. */
 export interface VmLifecycle {
   afterCreate?(vm: VmInstanceView): void | Promise<void>;

@@ -10,6 +10,7 @@ import { vmQueryIndexesMigration } from './query-indexes.ts';
 import { registerVmSync } from './vm-sync.ts';
 import { createVmHandler } from './create-handler.ts';
 import { createVmChain } from './flows/create-vm-chain.ts';
+import { migrateVmChain } from './flows/migrate-vm-chain.ts';
 import { startVmChain } from './flows/start-vm-chain.ts';
 import { lifecycleHandlers } from './lifecycle-handlers.ts';
 import { migrateHandler } from './migrate-handler.ts';
@@ -48,6 +49,8 @@ export const vmService: ServiceModule = {
     const startChain = startVmChain(flowDeps);
     ctx.flows.registerChain(chain);
     ctx.flows.registerChain(startChain);
+    const migrateChain = migrateVmChain(flowDeps);
+    ctx.flows.registerChain(migrateChain);
     ctx.cascade.register(vmCascadeEntry(ctx));
     const attachChain = attachNicChain(flowDeps);
     ctx.flows.registerChain(attachChain);
@@ -68,7 +71,7 @@ export const vmService: ServiceModule = {
       ...lifecycleHandlers(ctx, { startChain, deletionPolicy }),
       ...reportStateHandler(ctx),
       ...cascadeHandler(ctx),
-      ...migrateHandler(ctx),
+      ...migrateHandler(ctx, { migrateChain }),
       ...nicHandlers(ctx, { attachChain }),
       ...volumeAttachHandlers(ctx, { attachChain: attachVolume }),
     }));

@@ -16,4 +16,6 @@ export interface StartVmCtx {
   rootPrimaryStorageUuid?: string;
   host?: AllocateHostReply;
   startSent?: boolean;
+  /** Set (and journaled) by mark-started before it writes: the placement its rollback restores. */
+  previousPlacement?: { hostUuid: string | null; lastHostUuid: string | null; clusterUuid: string | null };
 }

@@ -1,0 +1,41 @@
+import type { Kysely } from 'kysely';
+import { VmAgentPaths } from '../../../contracts/vm.ts';
+import type { AgentResponse } from '../../../core/agent/index.ts';
+import type { FlowStep } from '../../../core/flow/index.ts';
+import { callHostAgent } from '../vm-agent.ts';
+import type { MigrateVmCtx } from './migrate-vm-ctx.ts';
+import type { VmFlowDeps } from './start-on-host.ts';
+
+/** Live states: the VM is there (the agent answers Stopped for a VM it does not have). */
+const RUNS = new Set(['Running', 'Paused']);
+
+/**
+ * `/vm/migrate` on the source's agent. Rollback asks the target whether the VM got there (the migration
+ * may have finished, or a later step failed) and, if so, migrates it back to the source.
+ */
+export function migrateOnHost(deps: VmFlowDeps): FlowStep<MigrateVmCtx> {
+  const managementIp = async (db: Kysely<any>, hostUuid: string) =>
+    (await db.selectFrom('host').select('managementIp').where('uuid', '=', hostUuid).executeTakeFirstOrThrow()).managementIp as string;
+  return {
+    name: 'migrate-on-host',
+    async run(ctx, env) {
+      const db = env.services.db!;
+      const target = ctx.target!;
+      ctx.migrateSent = true;
+      await env.checkpoint();
+      await callHostAgent({ db, ...deps }, ctx.sourceHostUuid, VmAgentPaths.migrate, {
+        vmInstanceUuid: ctx.uuid, destHostUuid: target.hostUuid, destHostManagementIp: await managementIp(db, target.hostUuid),
+      });
+    },
+    async rollback(ctx, env) {
+      if (!ctx.migrateSent || !ctx.target) return;
+      const db = env.services.db!;
+      const agent = { db, ...deps };
+      const r = await callHostAgent<AgentResponse & { states?: Record<string, string> }>(agent, ctx.target.hostUuid, VmAgentPaths.checkState, { vmInstanceUuids: [ctx.uuid] });
+      if (!RUNS.has(r.states?.[ctx.uuid] ?? 'Stopped')) return;
+      await callHostAgent(agent, ctx.target.hostUuid, VmAgentPaths.migrate, {
+        vmInstanceUuid: ctx.uuid, destHostUuid: ctx.sourceHostUuid, destHostManagementIp: await managementIp(db, ctx.sourceHostUuid),
+      });
+    },
+  };
+}
