@@ -5,13 +5,14 @@ import type { InsertionPoint } from '../src/core/flow/index.ts';
 import { simulatorFleetOf } from '../src/plugins/simulator/index.ts';
 import { clearPrimaryStorageFaults, injectPrimaryStorageFault } from '../src/plugins/simulator-primary-storage/index.ts';
 import { vmsOf } from '../src/plugins/simulator-vm/index.ts';
-import { failingStepsAt } from './support/failing-steps.ts';
+import { stepFailures, type FailWhen } from './support/failing-steps.ts';
 import { startTestNode, type TestClient, type TestNode } from './support/test-node.ts';
 import { accounting, buildVmWorld, GiB, type VmWorld } from './support/vm-fixture.ts';
 
-/** A test-only plugin: a step at each insertion point of `vm.create` that fails when `failing.at` names its point. */
+/** A test-only plugin: a failure at any step of any chain (`failures.at`), with a step at each insertion point of `vm.create`. */
 const POINTS: Array<InsertionPoint<CreateVmCtx>> = [AfterVmPersisted, AfterVmHostAllocated, AfterVmVolumesAllocated, BeforeVmInstantiate, AfterVmInstantiated];
-const failing = failingStepsAt('test-failing-vm-steps', POINTS);
+const failures = stepFailures('test-failing-vm-steps', POINTS);
+const WHEN: FailWhen[] = ['before', 'after'];
 
 describe.each(testDatabaseKinds())('a VM create that fails at any step gives everything back on %s', (kind) => {
   let t: TestNode;
@@ -21,7 +22,7 @@ describe.each(testDatabaseKinds())('a VM create that fails at any step gives eve
   const create = (params: Record<string, unknown> = {}, top: Record<string, unknown> = {}) => c.send('POST', '/vm-instances', { params: { name: 'doomed', instanceOfferingUuid: w.offering, imageUuid: w.image, l3NetworkUuids: [w.l3, w.l3b], dataDiskOfferingUuids: [w.diskOffering, w.diskOffering], ...params }, systemTags: ['hostname::doomed'], userTags: ['doomed'], ...top });
 
   beforeAll(async () => {
-    t = await startTestNode(kind, { modules: [failing.module] });
+    t = await startTestNode(kind, { modules: [failures.module] });
     c = await t.login();
     w = await buildVmWorld(c, 'vmf');
     // One VM first: the image cache on the primary storage exists from then on (it is shared, and kept as ZStack keeps it).
@@ -40,16 +41,27 @@ describe.each(testDatabaseKinds())('a VM create that fails at any step gives eve
     expect(await db().selectFrom('vm_instance').select('uuid').where('name', '=', 'doomed').execute()).toEqual([]);
   };
 
-  it.each(POINTS.map((p) => [p.name]))('at the inserted step %s', async (point) => {
-    const before = await accounting(db(), w);
-    failing.at = point;
-    try {
-      await expectNothingChanged(await create(), before, `injected failure at ${point}`);
-    } finally {
-      failing.at = undefined;
+  it('at every step of vm.create (read from the FlowRegistry, inserted ones included), before and after its work', async () => {
+    const steps = failures.stepsOf('vm.create');
+    expect(steps).toEqual(expect.arrayContaining(['persist-vm', 'allocate-host', 'select-backup-storage', 'allocate-root-volume', 'allocate-data-volumes', 'allocate-nics', 'start-on-host', 'finish-create'].map((n) => `vm.create/${n}`)));
+    expect(steps.filter((p) => p.split('/').length === 3)).toHaveLength(POINTS.length);
+    for (const path of steps) {
+      for (const when of WHEN) {
+        const before = await accounting(db(), w);
+        const fired = failures.fired;
+        failures.at = { path, when };
+        try {
+          await expectNothingChanged(await create(), before, failures.message(path, when));
+          const everyAgentVms = w.hosts.flatMap((h) => Object.keys(vmsOf(simulatorFleetOf(t.node.ctx).agent(h)!)));
+          expect(everyAgentVms).toHaveLength(1); // only the first VM: a VM started then rolled back was destroyed on its host
+        } catch (e) {
+          throw new Error(`failing ${when} ${path}: ${(e as Error).message}`, { cause: e });
+        } finally {
+          failures.at = undefined;
+        }
+        expect(failures.fired, `failing ${when} ${path} fired`).toBe(fired + 1);
+      }
     }
-    const everyAgentVms = w.hosts.flatMap((h) => Object.keys(vmsOf(simulatorFleetOf(t.node.ctx).agent(h)!)));
-    expect(everyAgentVms).toHaveLength(1); // only the first VM: a VM started then rolled back was destroyed on its host
   });
 
   it('at allocate-host (no host has the room)', async () => {
