@@ -5,6 +5,7 @@ import { testDatabaseKinds } from '../src/core/db/index.ts';
 import { IdentityErrors, SysErrors } from '../src/core/errors/index.ts';
 import type { ServiceModule } from '../src/core/node-context.ts';
 import { newUuid } from '../src/core/util/uuid.ts';
+import { ADMIN_ACCOUNT_UUID } from '../src/services/identity/schema.ts';
 import { pathVars, toRequest, uuidParams, wrongTypeFor, type CatalogRequest } from './support/catalog-requests.ts';
 import { configValues, countRows, createCluster, createZone, COUNTED_TABLES } from './support/integration.ts';
 import { sha512, startTestNode, type RawResponse, type TestClient, type TestNode } from './support/test-node.ts';
@@ -51,6 +52,11 @@ const VALID: Record<string, (f: Fixtures) => Record<string, unknown>> = {
   GetTaskProgress: (f) => ({ apiId: f.zone, all: true }),
   RenewSession: (f) => ({ sessionUuid: f.session, duration: 3600 }),
   QueryAccount: () => ({ limit: 10 }),
+  ShareResource: (f) => ({ resourceUuids: [f.image], accountUuids: [ADMIN_ACCOUNT_UUID], toPublic: false }),
+  RevokeResourceSharing: (f) => ({ resourceUuids: [f.image], accountUuids: [ADMIN_ACCOUNT_UUID], toPublic: false, all: false }),
+  ChangeResourceOwner: (f) => ({ accountUuid: ADMIN_ACCOUNT_UUID, resourceUuid: f.image }),
+  QueryAccountResourceRef: () => ({ limit: 10 }),
+  QuerySharedResource: () => ({ limit: 10 }),
   ZQLQuery: () => ({ zql: 'query zone' }),
   CreateZone: () => ({ name: 'bad-input-new-zone', description: 'd', isDefault: false }),
   UpdateZone: (f) => ({ uuid: f.zone, name: 'renamed', isDefault: false }),
@@ -213,6 +219,9 @@ const UNKNOWN_UUID: Record<string, 'not-found' | 'invalid-session' | 'idempotent
   // a job that reported nothing (or expired) has no progress: an empty list, as ZStack answers
   GetTaskProgress: 'idempotent-ok',
   RenewSession: 'invalid-session',
+  ShareResource: 'not-found',
+  RevokeResourceSharing: 'not-found',
+  ChangeResourceOwner: 'not-found',
   UpdateZone: 'not-found',
   ChangeZoneState: 'not-found',
   DeleteZone: 'idempotent-ok',

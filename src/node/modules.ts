@@ -9,6 +9,7 @@ import { imageService } from '../services/image/index.ts';
 import { simulatorBackupStoragePlugin } from '../plugins/simulator-backup-storage/index.ts';
 import { offeringService } from '../services/offering/index.ts';
 import { queryService } from '../services/query/index.ts';
+import { ownershipService } from '../services/ownership/index.ts';
 import { tagService } from '../services/tag/index.ts';
 import { zoneService } from '../services/zone/index.ts';
 import { l2NetworkService } from '../services/l2-network/index.ts';
@@ -28,4 +29,4 @@ import { simulatorVmPlugin } from '../plugins/simulator-vm/index.ts';
 import { taskProgressService } from '../services/task-progress/index.ts';
 
 /** The services a management node loads, in order; plugins follow them. */
-export const builtinModules: readonly ServiceModule[] = [globalConfigService, tagService, identityService, queryService, taskProgressService, zoneService, clusterService, l2NetworkService, l3NetworkService, networkServiceService, securityGroupService, vipService, eipService, offeringService, backupStorageService, imageService, simulatorBackupStoragePlugin, hostService, hostAllocatorService, simulatorPlugin, primaryStorageService, volumeService, volumeSnapshotService, localStoragePlugin, simulatorPrimaryStoragePlugin, vmService, simulatorVmPlugin];
+export const builtinModules: readonly ServiceModule[] = [globalConfigService, tagService, identityService, queryService, ownershipService, taskProgressService, zoneService, clusterService, l2NetworkService, l3NetworkService, networkServiceService, securityGroupService, vipService, eipService, offeringService, backupStorageService, imageService, simulatorBackupStoragePlugin, hostService, hostAllocatorService, simulatorPlugin, primaryStorageService, volumeService, volumeSnapshotService, localStoragePlugin, simulatorPrimaryStoragePlugin, vmService, simulatorVmPlugin];

@@ -1,0 +1,111 @@
+import type { Kysely } from 'kysely';
+import type { ApiDef } from '../../core/api/define-api.ts';
+import type { ApiRegistry } from '../../core/api/api-registry.ts';
+import type { Interceptor, Message, Reply } from '../../core/bus/index.ts';
+import { isAdmin, OWNERSHIP_TABLES } from '../../core/query/access-filter.ts';
+import type { InventoryRegistry } from '../../core/query/index.ts';
+import { newUuid } from '../../core/util/uuid.ts';
+import { ResourceAccess } from './resource-access.ts';
+
+/** The API message a user sent (not an internal message sharing its name space), or undefined. */
+export function apiOf(apis: ApiRegistry, msg: Message): ApiDef | undefined {
+  const api = apis.find(msg.type);
+  return api && api.service === msg.service && !api.noSession && msg.caller !== undefined ? api : undefined;
+}
+
+/** `fooUuid: "…"` and `fooUuids: ["…"]` parameters: what an API refers to. */
+function referencedUuids(body: Record<string, unknown>, skip: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(body)) {
+    if (skip.has(k)) continue;
+    if (k.endsWith('Uuid') && typeof v === 'string') out.push(v);
+    else if (k.endsWith('Uuids') && Array.isArray(v)) for (const x of v) if (typeof x === 'string') out.push(x);
+  }
+  return out;
+}
+
+/**
+ * Ownership on the bus, for every API message, without any service knowing:
+ *  - a create gets its uuid chosen here (when the client did not choose one) and its owner row written
+ *    before the service runs, so the resource never exists without an owner; a failed create's row is
+ *    removed after the reply;
+ *  - a normal account's call on a resource that is not its own is answered exactly as a call on a uuid
+ *    that does not exist: the uuid is swapped for a fresh one that exists nowhere, the service answers
+ *    as it answers for any missing uuid (an error, or success for a delete), and the fresh uuid is
+ *    written back as the original in the answer. Nothing in the answer tells the two cases apart.
+ */
+export function ownershipInterceptor(db: Kysely<any>, apis: ApiRegistry, inventories: InventoryRegistry): Interceptor {
+  const access = new ResourceAccess(db, inventories);
+  const swapped = new WeakMap<Message, Map<string, string>>();
+  const createdRef = new WeakMap<Message, string>();
+
+  const resourceTypeOf = (api: ApiDef): string => {
+    if (api.tagResourceType) return api.tagResourceType;
+    const inv = 'inventory' in api.result ? inventories.find(api.result.inventory) : undefined;
+    return inv?.resourceType ?? api.name.replace(/^Create|^Add/, '') + 'VO';
+  };
+
+  return {
+    name: 'ownership',
+    async beforeDeliver(msg) {
+      const api = apiOf(apis, msg);
+      if (!api || api.service === 'query') return; // reads are restricted by the query engine
+      const caller = msg.caller!;
+      let body = msg.body as Record<string, unknown>;
+      if (!isAdmin(caller)) {
+        const targetParam = api.create ? undefined : api.resourceUuidParam;
+        const targets = targetParam && typeof body[targetParam] === 'string' ? [body[targetParam] as string] : [];
+        const refs = referencedUuids(body, new Set(['resourceUuid', ...(targetParam ? [targetParam] : [])]));
+        const bad = await access.forbidden(caller, targets, refs);
+        if (bad.size > 0) {
+          const map = new Map([...bad].map((u) => [u, newUuid()]));
+          body = swapUuids(body, map);
+          if (msg.resourceUuid && map.has(msg.resourceUuid)) msg.resourceUuid = map.get(msg.resourceUuid);
+          msg.body = body;
+          swapped.set(msg, new Map([...map].map(([a, b]) => [b, a])));
+        }
+      }
+      if (api.create) {
+        let uuid = body.resourceUuid as string | undefined;
+        if (uuid === undefined) {
+          uuid = newUuid();
+          msg.body = { ...body, resourceUuid: uuid };
+        }
+        // A client-chosen uuid that already has an owner is left alone: the create fails as a duplicate.
+        const now = Date.now();
+        const r = await db.insertInto(OWNERSHIP_TABLES.owners).values({ resourceUuid: uuid, accountUuid: caller.accountUuid, resourceType: resourceTypeOf(api), createDate: now, lastOpDate: now }).executeTakeFirst().catch(() => undefined);
+        if (r) createdRef.set(msg, uuid);
+      }
+    },
+    afterReply(msg: Message, reply: Reply) {
+      const back = swapped.get(msg);
+      if (back && !reply.success) restoreUuids(reply.error as unknown as Record<string, unknown>, back);
+      const ref = createdRef.get(msg);
+      if (ref && !reply.success) void db.deleteFrom(OWNERSHIP_TABLES.owners).where('resourceUuid', '=', ref).execute().catch(() => undefined);
+    },
+  };
+}
+
+function swapUuids(body: Record<string, unknown>, map: Map<string, string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(body)) {
+    if (typeof v === 'string' && map.has(v)) out[k] = map.get(v);
+    else if (Array.isArray(v)) out[k] = v.map((x) => (typeof x === 'string' && map.has(x) ? map.get(x) : x));
+    else out[k] = v;
+  }
+  return out;
+}
+
+/** Writes the original uuids back into an error and its causes (the only place a swapped uuid can show). */
+function restoreUuids(o: Record<string, unknown>, map: Map<string, string>): void {
+  for (const [k, v] of Object.entries(o)) {
+    if (typeof v === 'string') o[k] = replaceAll(v, map);
+    else if (v && typeof v === 'object') restoreUuids(v as Record<string, unknown>, map);
+  }
+}
+
+function replaceAll(s: string, map: Map<string, string>): string {
+  let out = s;
+  for (const [from, to] of map) out = out.split(from).join(to);
+  return out;
+}

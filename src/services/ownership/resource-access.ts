@@ -1,0 +1,81 @@
+import type { Kysely } from 'kysely';
+import type { Caller } from '../../core/bus/context.ts';
+import { OWNERSHIP_TABLES, tenantPolicyOf } from '../../core/query/access-filter.ts';
+import type { InventoryRegistry, NormalizedInventoryDef } from '../../core/query/index.ts';
+import { INFRASTRUCTURE_TYPES } from './policies.ts';
+
+export interface OwnerRow {
+  resourceUuid: string;
+  accountUuid: string;
+  resourceType: string;
+}
+
+export async function ownersOf(db: Kysely<any>, uuids: readonly string[]): Promise<Map<string, OwnerRow>> {
+  if (uuids.length === 0) return new Map();
+  const rows = (await db.selectFrom(OWNERSHIP_TABLES.owners).select(['resourceUuid', 'accountUuid', 'resourceType']).where('resourceUuid', 'in', [...uuids]).execute()) as OwnerRow[];
+  return new Map(rows.map((r) => [r.resourceUuid, r]));
+}
+
+export async function sharedWith(db: Kysely<any>, uuids: readonly string[], accountUuid: string): Promise<Set<string>> {
+  if (uuids.length === 0) return new Set();
+  const rows = await db
+    .selectFrom(OWNERSHIP_TABLES.shares)
+    .select('resourceUuid')
+    .where('resourceUuid', 'in', [...uuids])
+    .where((eb) => eb.or([eb('receiverAccountUuid', '=', accountUuid), eb('toPublic', '=', true)]))
+    .execute();
+  return new Set(rows.map((r) => r.resourceUuid as string));
+}
+
+/**
+ * Decides which uuids of one API call a normal account may not touch.
+ *  - The resource the call acts on (its target) must be the caller's own.
+ *  - A resource the call merely refers to (an L3 network for a new VM) may also be shared with the
+ *    caller, or be infrastructure (zones, clusters, L2 networks…), which tenants use but never own.
+ *  - A resource nobody owns through an API (a root volume, a NIC) belongs with its parent: the
+ *    inventories whose tenant policy is `via` a parent column answer whose it is.
+ */
+export class ResourceAccess {
+  readonly #viaInventories: NormalizedInventoryDef[];
+
+  constructor(private readonly db: Kysely<any>, inventories: InventoryRegistry) {
+    this.#viaInventories = inventories.list().filter((d) => {
+      const p = tenantPolicyOf(d.name);
+      return typeof p === 'object' && 'via' in p && d.primaryKey === 'uuid' && p.via.some((f) => f !== d.primaryKey);
+    });
+  }
+
+  async forbidden(caller: Caller, targets: readonly string[], references: readonly string[]): Promise<Set<string>> {
+    const all = [...new Set([...targets, ...references])];
+    const owners = await ownersOf(this.db, all);
+    const shared = await sharedWith(this.db, references.filter((u) => owners.get(u)?.accountUuid !== caller.accountUuid), caller.accountUuid);
+    const out = new Set<string>();
+    for (const u of targets) {
+      const o = owners.get(u);
+      if (o ? o.accountUuid !== caller.accountUuid : !(await this.#parentOwned(caller, u))) out.add(u);
+    }
+    for (const u of references) {
+      if (targets.includes(u)) continue;
+      const o = owners.get(u);
+      if (!o) {
+        if (!(await this.#parentOwned(caller, u))) out.add(u);
+      } else if (o.accountUuid !== caller.accountUuid && !shared.has(u) && !INFRASTRUCTURE_TYPES.has(o.resourceType)) out.add(u);
+    }
+    return out;
+  }
+
+  /** A resource without an owner row: allowed unless it is a child row whose parent the caller does not own. */
+  async #parentOwned(caller: Caller, uuid: string): Promise<boolean> {
+    for (const def of this.#viaInventories) {
+      const policy = tenantPolicyOf(def.name) as { via: readonly string[] };
+      const cols = policy.via.filter((f) => f !== def.primaryKey).map((f) => def.fields[f].column);
+      const row = (await this.db.selectFrom(def.table).select(cols).where(def.fields[def.primaryKey].column, '=', uuid).executeTakeFirst()) as Record<string, unknown> | undefined;
+      if (!row) continue;
+      const parents = cols.map((c) => row[c]).filter((v): v is string => typeof v === 'string' && v !== '');
+      if (parents.length === 0) return false;
+      const owners = await ownersOf(this.db, parents);
+      return parents.some((p) => owners.get(p)?.accountUuid === caller.accountUuid);
+    }
+    return true; // not a child row anywhere: nothing to protect (or it does not exist)
+  }
+}
