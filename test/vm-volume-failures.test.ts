@@ -5,13 +5,14 @@ import type { InsertionPoint } from '../src/core/flow/index.ts';
 import { simulatorFleetOf } from '../src/plugins/simulator/index.ts';
 import { clearPrimaryStorageFaults, injectPrimaryStorageFault } from '../src/plugins/simulator-primary-storage/index.ts';
 import { attachedVolumesOf } from '../src/plugins/simulator-vm/index.ts';
-import { failingStepsAt } from './support/failing-steps.ts';
+import { stepFailures, type FailWhen } from './support/failing-steps.ts';
 import { startTestNode, type TestClient, type TestNode } from './support/test-node.ts';
 import { accounting, buildVmWorld, GiB, type VmWorld } from './support/vm-fixture.ts';
 
-/** A test-only plugin: a step at each insertion point of `vm.attachDataVolume` that fails when `failing.at` names its point. */
+/** A test-only plugin: a failure at any step of any chain (`failures.at`), with a step at each insertion point of `vm.attachDataVolume`. */
 const POINTS: Array<InsertionPoint<AttachDataVolumeCtx>> = [BeforeDataVolumeAttach, AfterDataVolumeAttached];
-const failing = failingStepsAt('test-failing-attach-volume-steps', POINTS);
+const failures = stepFailures('test-failing-attach-volume-steps', POINTS);
+const WHEN: FailWhen[] = ['before', 'after'];
 
 const without = (row: Record<string, unknown> | undefined, ...keys: string[]) => Object.fromEntries(Object.entries(row ?? {}).filter(([k]) => !keys.includes(k)));
 
@@ -31,7 +32,7 @@ describe.each(testDatabaseKinds())('an attach that fails at any step leaves capa
   });
 
   beforeAll(async () => {
-    t = await startTestNode(kind, { modules: [failing.module] });
+    t = await startTestNode(kind, { modules: [failures.module] });
     c = await t.login();
     w = await buildVmWorld(c, 'vvf');
     for (const s of ['Running', 'Stopped'] as const) {
@@ -49,14 +50,50 @@ describe.each(testDatabaseKinds())('an attach that fails at any step leaves capa
     await t?.stop();
   });
 
-  const cases: Array<[string, (vm: any) => void, string]> = [
-    ...POINTS.map((p): [string, (vm: any) => void, string] => [`the inserted step ${p.name}`, () => { failing.at = p.name; }, `injected failure at ${p.name}`]),
-    ['instantiate (the storage fails to make the volume)', () => injectPrimaryStorageFault(w.primaryStorage, 'createVolume', { times: 1 }), 'injected createVolume failure'],
-  ];
-
   for (const vmState of ['Running', 'Stopped'] as const) {
     for (const placed of [false, true]) {
       const volumeKind = placed ? 'a Ready volume' : 'a NotInstantiated volume';
+      it(`${vmState} VM, ${volumeKind}, at every step of vm.attachDataVolume (read from the FlowRegistry), before and after its work`, async () => {
+        const vm = vms[vmState];
+        const steps = failures.stepsOf('vm.attachDataVolume');
+        expect(steps).toEqual(expect.arrayContaining(['instantiate-volume', 'attach-on-host'].map((n) => `vm.attachDataVolume/${n}`)));
+        expect(steps.filter((p) => p.split('/').length === 3)).toHaveLength(POINTS.length);
+        const v = (await c.call('POST', '/volumes/data', { params: { name: 'doomed', diskSize: 2 * GiB, ...(placed ? { primaryStorageUuid: w.primaryStorage } : {}) } })).inventory;
+        let skipped = 0;
+        for (const path of steps) {
+          for (const when of WHEN) {
+            const before = await state(v.uuid, vm.uuid);
+            const fired = failures.fired;
+            failures.at = { path, when };
+            let r;
+            try {
+              r = await attach(v.uuid, vm.uuid);
+            } finally {
+              failures.at = undefined;
+            }
+            if (failures.fired === fired) {
+              // The step does not run for this VM (attach-on-host for a Stopped one): the attach succeeded; undo it.
+              expect(r.status, `${when} ${path}: ${r.text}`).toBe(200);
+              expect((await c.send('DELETE', `/volumes/${v.uuid}/vm-instances`)).status).toBe(200);
+              skipped++;
+              continue;
+            }
+            expect(r.status, `${when} ${path}: ${r.text}`).toBe(503);
+            expect(r.body.error.details, `${when} ${path}`).toContain(failures.message(path, when));
+            expect(await state(v.uuid, vm.uuid), `failing ${when} ${path}`).toEqual(before);
+          }
+        }
+        expect(skipped).toBe(vmState === 'Running' ? 0 : WHEN.length);
+        // And the same volume attaches once nothing fails.
+        const ok = await attach(v.uuid, vm.uuid);
+        expect(ok.status, ok.text).toBe(200);
+        expect(ok.body.inventory).toMatchObject({ vmInstanceUuid: vm.uuid, status: 'Ready', deviceId: 2 });
+        expect((await c.send('DELETE', `/volumes/${v.uuid}/vm-instances`)).status).toBe(200);
+      });
+
+      const cases: Array<[string, (vm: any) => void, string]> = [
+        ['instantiate (the storage fails to make the volume)', () => injectPrimaryStorageFault(w.primaryStorage, 'createVolume', { times: 1 }), 'injected createVolume failure'],
+      ];
       it.each(cases.filter(([name]) => !(placed && name.startsWith('instantiate'))))(`${vmState} VM, ${volumeKind}, at %s`, async (_name, inject, mentions) => {
         const vm = vms[vmState];
         const v = (await c.call('POST', '/volumes/data', { params: { name: 'doomed', diskSize: 2 * GiB, ...(placed ? { primaryStorageUuid: w.primaryStorage } : {}) } })).inventory;
@@ -66,7 +103,6 @@ describe.each(testDatabaseKinds())('an attach that fails at any step leaves capa
         try {
           r = await attach(v.uuid, vm.uuid);
         } finally {
-          failing.at = undefined;
           clearPrimaryStorageFaults();
         }
         expect(r.status, r.text).toBe(503);
