@@ -5,11 +5,15 @@ import { testDatabaseKinds } from '../src/core/db/index.ts';
 import { StratoError, SysErrors } from '../src/core/errors/index.ts';
 import { newUuid } from '../src/core/util/uuid.ts';
 import { clearSnapshotFaults, injectSnapshotFault } from '../src/services/volume-snapshot/index.ts';
+import { stepFailures, type FailWhen } from './support/failing-steps.ts';
 import { countRows, createZone, qs } from './support/integration.ts';
 import { startTestNode, type TestClient, type TestNode } from './support/test-node.ts';
 
 const GiB = 1024 ** 3;
 const TABLES = ['volume_snapshot', 'volume_snapshot_tree', 'simulator_volume_snapshot_bits', 'user_tag'];
+/** A test-only plugin: a failure at any step of any chain (`failures.at`). */
+const failures = stepFailures('test-failing-snapshot-steps');
+const WHEN: FailWhen[] = ['before', 'after'];
 
 describe.each(testDatabaseKinds())('volume snapshots through the REST API on %s', (kind) => {
   let t: TestNode;
@@ -32,7 +36,7 @@ describe.each(testDatabaseKinds())('volume snapshots through the REST API on %s'
   }
 
   beforeAll(async () => {
-    t = await startTestNode(kind);
+    t = await startTestNode(kind, { modules: [failures.module] });
     c = await t.login();
     zoneUuid = (await createZone(c, 'snap-zone')).uuid;
     t.node.ctx.extensions.registerObserver(SnapshotLifecyclePoint, {
@@ -90,6 +94,34 @@ describe.each(testDatabaseKinds())('volume snapshots through the REST API on %s'
     expect(r.status).toBe(503);
     expect(r.body.error.details).toContain('injected takeSnapshot failure');
     expect({ rows: await countRows(db(), TABLES), cap: await available(ps.uuid), shape: await shape(v.uuid) }).toEqual(before);
+  });
+
+  it('a failure before or after any step of volume-snapshot.create (read from the FlowRegistry) leaves capacity, bits, tags and tree as they were', async () => {
+    const ps = await addPs('snap-every-step', 20 * GiB);
+    const steps = failures.stepsOf('volume-snapshot.create');
+    expect(steps).toEqual(expect.arrayContaining(['allocate-snapshot-space', 'take-snapshot', 'persist-snapshot'].map((n) => `volume-snapshot.create/${n}`)));
+    for (const first of [true, false]) {
+      // A volume's first snapshot makes its tree; a later one hangs under the latest.
+      const v = await volume(ps.uuid);
+      if (!first) await take(v.uuid, 'base');
+      for (const path of steps) {
+        for (const when of WHEN) {
+          const before = { rows: await countRows(db(), TABLES), cap: await available(ps.uuid), shape: await shape(v.uuid) };
+          failures.at = { path, when };
+          let r;
+          try {
+            r = await snap(v.uuid, 'never', { userTags: ['t'] });
+          } finally {
+            failures.at = undefined;
+          }
+          const what = `failing ${when} ${path} (${first ? 'first' : 'second'} snapshot)`;
+          expect(r.status, what).toBe(503);
+          expect(r.body.error.details, what).toContain(failures.message(path, when));
+          expect({ rows: await countRows(db(), TABLES), cap: await available(ps.uuid), shape: await shape(v.uuid) }, what).toEqual(before);
+        }
+      }
+      expect((await snap(v.uuid, 'works')).status).toBe(200);
+    }
   });
 
   it('reverting makes the snapshot the current point (the next one starts a branch); a vetoed or failing revert changes nothing', async () => {
