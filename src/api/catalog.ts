@@ -9,6 +9,7 @@ import { imageApis } from '../services/image/apis.ts';
 import { offeringApis } from '../services/offering/apis.ts';
 import { queryApis } from '../services/query/apis.ts';
 import { ownershipApis } from '../services/ownership/apis.ts';
+import { quotaApis } from '../services/quota/apis.ts';
 import { tagApis } from '../services/tag/apis.ts';
 import { zoneApis } from '../services/zone/apis.ts';
 import { l2NetworkApis } from '../services/l2-network/apis.ts';
@@ -28,4 +29,4 @@ import { taskProgressApis } from '../services/task-progress/index.ts';
  * Every API definition, as pure data (schemas, paths, names) without handlers: what the CLI and the
  * OpenAPI generator read. The node registers the same definitions through each service module.
  */
-export const apiCatalog: readonly ApiDef[] = [...identityApis, ...queryApis, ...ownershipApis, ...zoneApis, ...clusterApis, ...tagApis, ...globalConfigApis, ...offeringApis, ...backupStorageApis, ...simulatorBackupStorageApis, ...imageApis, ...hostApis, ...l2NetworkApis, ...l3NetworkApis, ...networkServiceApis, ...securityGroupApis, ...vipApis, ...eipApis, ...primaryStorageApis, ...simulatorPrimaryStorageApis, ...volumeApis, ...volumeSnapshotApis, ...vmApis, ...taskProgressApis] as ApiDef[];
+export const apiCatalog: readonly ApiDef[] = [...identityApis, ...queryApis, ...ownershipApis, ...quotaApis, ...zoneApis, ...clusterApis, ...tagApis, ...globalConfigApis, ...offeringApis, ...backupStorageApis, ...simulatorBackupStorageApis, ...imageApis, ...hostApis, ...l2NetworkApis, ...l3NetworkApis, ...networkServiceApis, ...securityGroupApis, ...vipApis, ...eipApis, ...primaryStorageApis, ...simulatorPrimaryStorageApis, ...volumeApis, ...volumeSnapshotApis, ...vmApis, ...taskProgressApis] as ApiDef[];
