@@ -1,6 +1,9 @@
-import type { AgentResponse } from '../../core/agent/index.ts';
+import type { AgentResponse } from '../core/agent/index.ts';
 
-/** The local-storage commands a host's agent answers (ZStack's LocalStorageKvmBackend paths). */
+/**
+ * The local-storage commands a host's agent answers (ZStack's LocalStorageKvmBackend paths): sent by
+ * the local-storage plugin, answered by simulated hosts and by `strato agent` (src/agent/storage/).
+ */
 export const LocalStorageAgentPaths = {
   init: '/localstorage/init',
   createEmptyVolume: '/localstorage/volume/createempty',
