@@ -7,12 +7,16 @@ import { startTestNode, type TestClient, type TestNode } from './support/test-no
 import { createTenant } from './support/tenants.ts';
 import { buildVmWorld, type VmWorld } from './support/vm-fixture.ts';
 
-/** What one tenant made: a VM (with its root volume and NIC), a data volume, a security group, a user tag. */
+/** What one tenant made: a VM (with its root volume and NIC), a data volume, a snapshot, a security group, a VIP with an EIP on the NIC, an image, a user tag. */
 interface Made {
   vm: any;
   volume: any;
   sg: any;
   tag: any;
+  vip: any;
+  eip: any;
+  snapshot: any;
+  image: any;
   uuids: string[];
 }
 
@@ -26,14 +30,19 @@ describe.each(testDatabaseKinds())('tenant isolation in every read and action on
   let b: { uuid: string; client: TestClient };
   let madeA: Made;
   let madeB: Made;
+  let publicL3: string;
 
   const make = async (c: TestClient, who: string): Promise<Made> => {
     const vm = (await c.call('POST', '/vm-instances', { params: { name: `${who}-vm`, instanceOfferingUuid: w.offering, imageUuid: w.image, l3NetworkUuids: [w.l3] } })).inventory;
     const volume = (await c.call('POST', '/volumes/data', { params: { name: `${who}-vol`, diskOfferingUuid: w.diskOffering } })).inventory;
     const sg = (await c.call('POST', '/security-groups', { params: { name: `${who}-sg` } })).inventory;
     const tag = (await c.call('POST', '/user-tags', { params: { resourceUuid: vm.uuid, resourceType: 'VmInstanceVO', tag: `${who}-secret-tag` } })).inventory;
-    const nics = (await c.call('GET', `/vm-instances/${vm.uuid}`)).inventories[0] ? (await c.call('GET', `/vm-instances/nics${qs({ q: [`vmInstanceUuid=${vm.uuid}`] })}`)).inventories : [];
-    return { vm, volume, sg, tag, uuids: [vm.uuid, vm.rootVolumeUuid, volume.uuid, sg.uuid, tag.uuid, ...nics.map((n: any) => n.uuid)] };
+    const nics = (await c.call('GET', `/vm-instances/nics${qs({ q: [`vmInstanceUuid=${vm.uuid}`] })}`)).inventories;
+    const vip = (await c.call('POST', '/vips', { params: { name: `${who}-vip`, l3NetworkUuid: publicL3 } })).inventory;
+    const eip = (await c.call('POST', '/eips', { params: { name: `${who}-eip`, vipUuid: vip.uuid, vmNicUuid: nics[0].uuid } })).inventory;
+    const snapshot = (await c.call('POST', `/volumes/${vm.rootVolumeUuid}/volume-snapshots`, { params: { name: `${who}-snap` } })).inventory;
+    const image = (await c.call('POST', '/images', { params: { name: `${who}-image`, url: `http://images.example/${who}.qcow2?size=1048576`, format: 'qcow2', backupStorageUuids: [w.backupStorage] } })).inventory;
+    return { vm, volume, sg, tag, vip, eip, snapshot, image, uuids: [vm.uuid, vm.rootVolumeUuid, volume.uuid, sg.uuid, tag.uuid, vip.uuid, eip.uuid, snapshot.uuid, image.uuid, ...nics.map((n: any) => n.uuid)] };
   };
 
   beforeAll(async () => {
@@ -41,7 +50,9 @@ describe.each(testDatabaseKinds())('tenant isolation in every read and action on
     admin = await t.login();
     w = await buildVmWorld(admin, 'iso');
     // Tenants use the administrator's image, network and offerings once they are shared with everyone.
-    await admin.call('PUT', '/accounts/resources/actions', { shareResource: { resourceUuids: [w.image, w.l3, w.offering, w.diskOffering], toPublic: true } });
+    publicL3 = (await admin.call('POST', '/l3-networks', { params: { name: 'iso-public', l2NetworkUuid: w.l2, category: 'Public' } })).inventory.uuid;
+    await admin.call('POST', `/l3-networks/${publicL3}/ip-ranges`, { params: { name: 'pub', startIp: '198.18.0.10', endIp: '198.18.0.50', netmask: '255.255.255.0', gateway: '198.18.0.1' } });
+    await admin.call('PUT', '/accounts/resources/actions', { shareResource: { resourceUuids: [w.image, w.l3, w.offering, w.diskOffering, publicL3], toPublic: true } });
     a = await createTenant(t, 'tenant-a');
     b = await createTenant(t, 'tenant-b');
     madeA = await make(a.client, 'a');
@@ -53,7 +64,7 @@ describe.each(testDatabaseKinds())('tenant isolation in every read and action on
     const refs = uuidsOf(await a.client.call('GET', '/accounts/resources/refs'));
     expect(refs).toEqual(expect.arrayContaining([madeA.vm.uuid, madeA.volume.uuid, madeA.sg.uuid]));
     expect(refs.some((u) => madeB.uuids.includes(u))).toBe(false);
-    expect(madeA.uuids.length).toBeGreaterThanOrEqual(6); // the NIC is visible to its VM's owner
+    expect(madeA.uuids.length).toBeGreaterThanOrEqual(10); // the NIC is visible to its VM's owner
     expect((await a.client.call('GET', `/volumes/${madeA.vm.rootVolumeUuid}`)).inventories).toHaveLength(1);
   });
 
@@ -114,12 +125,23 @@ describe.each(testDatabaseKinds())('tenant isolation in every read and action on
     await same('DELETE', (u) => `/security-groups/${u}`, () => undefined, madeB.sg.uuid);
     await same('DELETE', (u) => `/volumes/${u}`, () => undefined, madeB.vm.rootVolumeUuid);
     await same('DELETE', (u) => `/tags/${u}`, () => undefined, madeB.tag.uuid);
+    await same('DELETE', (u) => `/eips/${u}`, () => undefined, madeB.eip.uuid);
+    await same('DELETE', (u) => `/vips/${u}`, () => undefined, madeB.vip.uuid);
+    await same('DELETE', (u) => `/volume-snapshots/${u}`, () => undefined, madeB.snapshot.uuid);
+    await same('PUT', (u) => `/images/${u}/actions`, () => ({ updateImage: { name: 'stolen' } }), madeB.image.uuid);
+    const spareVip = (await c.call('POST', '/vips', { params: { name: 'a-spare-vip', l3NetworkUuid: publicL3 } })).inventory;
+    await same('POST', () => '/eips', (u) => ({ params: { name: 'steal', vipUuid: spareVip.uuid, vmNicUuid: u } }), madeB.uuids.at(-1)!);
+    await same('POST', () => '/volumes/data', (u) => ({ params: { name: 'from-b', diskOfferingUuid: u } }), madeB.volume.uuid);
     await same('POST', () => '/user-tags', (u) => ({ params: { resourceUuid: u, resourceType: 'VmInstanceVO', tag: 'mine' } }), madeB.vm.uuid);
     // Nothing of B's changed.
     const vm = (await b.client.call('GET', `/vm-instances/${madeB.vm.uuid}`)).inventories[0];
     expect(vm).toMatchObject({ name: 'b-vm', state: 'Running' });
     expect((await b.client.call('GET', `/security-groups/${madeB.sg.uuid}`)).inventories).toHaveLength(1);
     expect((await b.client.call('GET', `/user-tags/${madeB.tag.uuid}`)).inventories).toHaveLength(1);
+    for (const [path, uuid] of [['/eips', madeB.eip.uuid], ['/vips', madeB.vip.uuid], ['/volume-snapshots', madeB.snapshot.uuid], ['/images', madeB.image.uuid]]) {
+      expect((await b.client.call('GET', `${path}/${uuid}`)).inventories, path).toHaveLength(1);
+    }
+    expect((await b.client.call('GET', `/images/${madeB.image.uuid}`)).inventories[0].name).toBe('b-image');
     // The owner still can.
     expect((await b.client.call('PUT', `/vm-instances/${madeB.vm.uuid}/actions`, { updateVmInstance: { name: 'b-vm' } })).inventory.name).toBe('b-vm');
   });
