@@ -8,8 +8,17 @@ import { detectAccel } from './host/host-facts.ts';
 import { AgentHttpServer } from './http-server.ts';
 import { AgentMetrics } from './metrics.ts';
 import { NodeReporter } from './node-reporter.ts';
+import { defineVmCommands } from './vm/vm-commands.ts';
+import { VmSupervisor } from './vm/vm-supervisor.ts';
+import { defineLocalStorageCommands } from './storage/local-storage-commands.ts';
+import { defineSnapshotCommands } from './storage/snapshot-commands.ts';
+import { defineImageStoreCommands, imageFileRoute } from './imagestore/image-store-commands.ts';
+import { StoreRoots } from './imagestore/store-roots.ts';
+import { KeyedQueue } from './keyed-queue.ts';
 
 export const AGENT_VERSION = '0.1.0';
+/** What an agent sends (agent→node) to ask to be reconnected. */
+export const RECONNECT_ME_PATH = '/kvm/reconnectme';
 
 export interface AgentOptions {
   /** Where the agent keeps its state (VMs' pid/qmp/serial files, the node link, the token). Made absolute. */
@@ -46,16 +55,27 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const qemuBinary = opts.qemuBinary ?? 'qemu-system-x86_64';
   const accel = detectAccel(opts.accel);
   defineHostCommands({ commands, reporter, dataDir, qemuBinary, accel, agentVersion: AGENT_VERSION });
+  const vms = new VmSupervisor({ dataDir, qemuBinary, accel, reporter, metrics, log });
+  defineVmCommands(commands, vms);
+  const files = new KeyedQueue();
+  defineLocalStorageCommands(commands, vms, files);
+  defineSnapshotCommands(commands, vms, files);
+  const storeRoots = new StoreRoots(dataDir);
+  defineImageStoreCommands(commands, files, storeRoots);
+  await vms.rediscover();
 
-  const server = new AgentHttpServer({ host: opts.host ?? '0.0.0.0', port: opts.port ?? 7070, token, commands, metrics, log });
+  const server = new AgentHttpServer({ host: opts.host ?? '0.0.0.0', port: opts.port ?? 7070, token, commands, metrics, log, getRoutes: [imageFileRoute(storeRoots)] });
   const url = await server.listen();
   const pidFile = resolve(dataDir, 'agent.pid');
   writeFileAtomic(pidFile, String(process.pid));
-  log.info({ url, dataDir, accel, commands: commands.paths.length }, 'agent listening');
+  log.info({ url, dataDir, accel, commands: commands.paths.length, vms: vms.all().length }, 'agent listening');
+  // A restarted agent asks its node to reconnect it (ZStack's /kvm/reconnectme): facts may have changed.
+  if (reporter.link.sendCommandUrl) void reporter.report(RECONNECT_ME_PATH, { reason: 'the agent restarted' });
   return {
     url,
     async close() {
       await server.close();
+      vms.detachAll();
       // VMs keep running: they belong to the host, not to this process (a new agent takes them over).
       if (existsSync(pidFile) && readFileSync(pidFile, 'utf8') === String(process.pid)) rmSync(pidFile, { force: true });
     },

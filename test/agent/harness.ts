@@ -94,6 +94,28 @@ export class PretendAgentHost {
     this.client.setCallbackUrl(`http://${this.nodeIp}:${port}${AGENT_CALLBACK_PATH}`);
   }
 
+  /** Runs a command inside the pretend host's namespace; returns stdout. */
+  inNs(args: string[]): string {
+    return execFileSync('ip', ['netns', 'exec', this.ns, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+
+  /** A spare interface in the namespace (a veth whose peer stays there too): a NoVlan bridge's physical interface. */
+  addInterface(name: string): void {
+    sh(['ip', '-n', this.ns, 'link', 'add', name, 'type', 'veth', 'peer', 'name', `${name}p`]);
+    sh(['ip', '-n', this.ns, 'link', 'set', name, 'up']);
+    sh(['ip', '-n', this.ns, 'link', 'set', `${name}p`, 'up']);
+  }
+
+  /** The link's master bridge in the namespace, or undefined when the link or master is absent. */
+  linkMaster(name: string): string | undefined | null {
+    try {
+      const [link] = JSON.parse(this.inNs(['ip', '-j', 'link', 'show', name])) as Array<{ master?: string }>;
+      return link.master ?? null;
+    } catch {
+      return undefined;
+    }
+  }
+
   get sendCommandUrl(): string {
     return this.client.callbackUrl.replace(/callback$/, 'sendcommand');
   }
@@ -169,4 +191,23 @@ export function qemuPids(dataDir: string): number[] {
     const f = join(vms, d, 'qemu.pid');
     return existsSync(f) ? [Number(readFileSync(f, 'utf8').trim())].filter((n) => n > 0) : [];
   });
+}
+
+/** Polls `check` until it returns a truthy value; throws with `what` after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 60_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Waits until a serial log holds `marker`. */
+export function waitForSerial(logFile: string, marker: string | RegExp, timeoutMs = 60_000): Promise<string> {
+  return waitFor(`${String(marker)} in ${logFile}`, () => {
+    const text = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
+    return (typeof marker === 'string' ? text.includes(marker) : marker.test(text)) ? text : '';
+  }, timeoutMs);
 }

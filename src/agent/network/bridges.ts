@@ -1,0 +1,61 @@
+import { existsSync } from 'node:fs';
+import { exec } from '../exec.ts';
+
+/** What the node tells about a NIC's network (see README: "what the agent expects"). */
+export interface NicNetwork {
+  /** The bridge to plug the tap into; default `br_<physicalInterface>` (ZStack's NoVlan naming). */
+  bridgeName?: string | null;
+  physicalInterface?: string | null;
+}
+
+const linkExists = (name: string) => existsSync(`/sys/class/net/${name}`);
+
+/** ZStack's name for a NoVlan bridge: `br_` + the interface, dots made underscores (`eth0.10` → `br_eth0_10`). */
+export function noVlanBridgeName(physicalInterface: string): string {
+  return `br_${physicalInterface.replace(/\./g, '_')}`.slice(0, 15);
+}
+
+/** The bridge a NIC goes into, or undefined when the node gave no network for it. */
+export function bridgeOf(nic: NicNetwork): string | undefined {
+  return nic.bridgeName || (nic.physicalInterface ? noVlanBridgeName(nic.physicalInterface) : undefined);
+}
+
+/**
+ * Makes sure the NoVlan bridge exists and holds its physical interface (idempotent, as ZStack's
+ * `/network/l2novlan/createbridge`). Addresses and the default route on the interface move to the
+ * bridge, so a host whose management address sits on that interface stays reachable.
+ */
+export async function ensureBridge(bridge: string, physicalInterface?: string | null): Promise<void> {
+  if (physicalInterface && !linkExists(physicalInterface)) throw new Error(`physical interface ${physicalInterface} does not exist on this host`);
+  if (!linkExists(bridge)) {
+    await exec('ip', ['link', 'add', bridge, 'type', 'bridge']).catch((e: unknown) => {
+      if (!linkExists(bridge)) throw e; // a concurrent start made it
+    });
+  }
+  await exec('ip', ['link', 'set', bridge, 'up']);
+  if (!physicalInterface) return;
+  const master = existsSync(`/sys/class/net/${physicalInterface}/master`) ? await exec('readlink', ['-f', `/sys/class/net/${physicalInterface}/master`]) : '';
+  if (master.trim().endsWith(`/${bridge}`)) return;
+  const addrs = JSON.parse(await exec('ip', ['-j', '-4', 'addr', 'show', 'dev', physicalInterface])) as Array<{ addr_info: Array<{ local: string; prefixlen: number }> }>;
+  const routes = JSON.parse(await exec('ip', ['-j', '-4', 'route', 'show', 'default', 'dev', physicalInterface])) as Array<{ gateway?: string }>;
+  await exec('ip', ['link', 'set', physicalInterface, 'master', bridge]);
+  await exec('ip', ['link', 'set', physicalInterface, 'up']);
+  for (const a of addrs.flatMap((x) => x.addr_info)) {
+    await exec('ip', ['addr', 'del', `${a.local}/${a.prefixlen}`, 'dev', physicalInterface]);
+    await exec('ip', ['addr', 'add', `${a.local}/${a.prefixlen}`, 'dev', bridge]);
+  }
+  for (const r of routes) if (r.gateway) await exec('ip', ['route', 'replace', 'default', 'via', r.gateway, 'dev', bridge]);
+}
+
+/** A tap for a NIC (named after its internalName), in `bridge` when given; replaced if left over. */
+export async function createTap(tap: string, bridge: string | undefined): Promise<void> {
+  if (tap.length > 15) throw new Error(`tap name ${tap} is longer than 15 characters`);
+  if (linkExists(tap)) await exec('ip', ['link', 'del', tap]);
+  await exec('ip', ['tuntap', 'add', 'dev', tap, 'mode', 'tap']);
+  if (bridge) await exec('ip', ['link', 'set', tap, 'master', bridge]);
+  await exec('ip', ['link', 'set', tap, 'up']);
+}
+
+export async function deleteTap(tap: string): Promise<void> {
+  if (linkExists(tap)) await exec('ip', ['link', 'del', tap]).catch(() => undefined);
+}

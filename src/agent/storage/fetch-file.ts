@@ -1,0 +1,49 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+
+export interface FetchedFile {
+  bytes: number;
+  md5sum: string;
+  sha256sum: string;
+}
+
+/**
+ * Copies `source` (http://, https://, file:///abs or an absolute path) to `dest`, through a temporary
+ * file renamed at the end (a failed or interrupted copy leaves nothing at `dest`), hashing as it goes.
+ * `headers` go with an HTTP request (the agent token when fetching from another agent).
+ */
+export async function fetchToFile(source: string, dest: string, headers: Record<string, string> = {}): Promise<FetchedFile> {
+  mkdirSync(dirname(dest), { recursive: true });
+  const tmp = `${dest}.part-${process.pid}-${Date.now()}`;
+  const md5 = createHash('md5');
+  const sha256 = createHash('sha256');
+  let bytes = 0;
+  const hasher = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      md5.update(chunk);
+      sha256.update(chunk);
+      bytes += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  try {
+    let input: Readable;
+    if (/^https?:\/\//.test(source)) {
+      const res = await fetch(source, { headers, signal: AbortSignal.timeout(3_600_000) });
+      if (!res.ok || !res.body) throw new Error(`GET ${source} answered HTTP ${res.status}`);
+      input = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
+    } else if (source.startsWith('file://')) input = createReadStream(fileURLToPath(source));
+    else if (source.startsWith('/')) input = createReadStream(source);
+    else throw new Error(`unsupported URL ${source}: use http://, https:// or file:///`);
+    await pipeline(input, hasher, createWriteStream(tmp));
+    renameSync(tmp, dest);
+    return { bytes, md5sum: md5.digest('hex'), sha256sum: sha256.digest('hex') };
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
