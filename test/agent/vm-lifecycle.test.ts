@@ -92,6 +92,21 @@ describe.skipIf(!canRun || !hasCommand('qemu-system-x86_64'))('strato agent: a V
     expect(existsSync(dataPath)).toBe(true);
   }, 90_000);
 
+  it('hot-plugs a second NIC (its tap in the bridge) and unplugs it (the tap goes)', async () => {
+    const second = { uuid: newUuid(), mac: '52:54:00:12:34:57', deviceId: 1, internalName: `vnic${vmUuid.slice(0, 8)}.1`, physicalInterface: 'eth1' };
+    await call('/vm/attachnic', { vmInstanceUuid: vmUuid, nic: second });
+    expect(host.linkMaster(second.internalName)).toBe('br_eth1');
+    await call('/vm/detachnic', { vmInstanceUuid: vmUuid, nic: second });
+    expect(host.linkMaster(second.internalName)).toBeUndefined();
+    expect(host.linkMaster(theNic.internalName)).toBe('br_eth1');
+  }, 60_000);
+
+  it('exposes Prometheus metrics: commands by path, VMs by state', async () => {
+    const text = await (await fetch(`${host.endpoint.url}/metrics`)).text();
+    expect(text).toMatch(/strato_agent_vms\{state="Running"\} 1/);
+    expect(text).toMatch(/strato_agent_commands_total\{path="\/vm\/start",outcome="success"\} 1/);
+  });
+
   it('takes a snapshot, and revert brings back the data written before it', async () => {
     qemuIo(dataPath, 'write -P 0xaa 0 1M');
     const snap = `${ps}/dataVolumes/acct-admin/vol-${dataUuid}/snapshots/s1.qcow2`;
@@ -122,6 +137,13 @@ describe.skipIf(!canRun || !hasCommand('qemu-system-x86_64'))('strato agent: a V
     await call('/vm/pause', { vmInstanceUuid: vmUuid });
     await call('/vm/resume', { vmInstanceUuid: vmUuid });
   }, 90_000);
+
+  it('reboots the VM: the guest boots again', async () => {
+    const before = readFileSync(serial, 'utf8').split('TINYGUEST-BOOTED').length;
+    await call('/vm/reboot', { vmInstanceUuid: vmUuid });
+    await waitFor('a second boot', () => readFileSync(serial, 'utf8').split('TINYGUEST-BOOTED').length > before, 90_000);
+    await waitForSerial(serial, /TINYGUEST-BOOTED[\s\S]*TINYGUEST-BOOTED[\s\S]*TINYGUEST-DISK vda/, 30_000);
+  }, 120_000);
 
   it('stops the VM through ACPI: the guest powers itself off, the tap goes, the node hears nothing unasked', async () => {
     const [pid] = qemuPids(host.dataDir);
