@@ -133,6 +133,12 @@ describe.each(testDatabaseKinds())('tenant isolation in every read and action on
     await same('POST', () => '/eips', (u) => ({ params: { name: 'steal', vipUuid: spareVip.uuid, vmNicUuid: u } }), madeB.uuids.at(-1)!);
     await same('POST', () => '/volumes/data', (u) => ({ params: { name: 'from-b', diskOfferingUuid: u } }), madeB.volume.uuid);
     await same('POST', () => '/user-tags', (u) => ({ params: { resourceUuid: u, resourceType: 'VmInstanceVO', tag: 'mine' } }), madeB.vm.uuid);
+    // Choosing the uuid of B's root volume for a new resource would make A its owner: refused.
+    const squat = await c.send('POST', '/security-groups', { params: { name: 'squatter', resourceUuid: madeB.vm.rootVolumeUuid } });
+    expect(squat.body.error?.details ?? squat.text).toContain('already used');
+    expect((await c.call('GET', `/volumes/${madeB.vm.rootVolumeUuid}`)).inventories).toEqual([]);
+    const chosen = newUuid();
+    expect((await c.call('POST', '/security-groups', { params: { name: 'chosen', resourceUuid: chosen } })).inventory.uuid).toBe(chosen);
     // Nothing of B's changed.
     const vm = (await b.client.call('GET', `/vm-instances/${madeB.vm.uuid}`)).inventories[0];
     expect(vm).toMatchObject({ name: 'b-vm', state: 'Running' });

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { ApiDef } from '../../core/api/define-api.ts';
 import type { ApiRegistry } from '../../core/api/api-registry.ts';
 import type { Interceptor, Message, Reply } from '../../core/bus/index.ts';
+import { StratoError, SysErrors } from '../../core/errors/index.ts';
 import { isAdmin, OWNERSHIP_TABLES } from '../../core/query/access-filter.ts';
 import type { InventoryRegistry } from '../../core/query/index.ts';
 import { newUuid } from '../../core/util/uuid.ts';
@@ -67,6 +68,11 @@ export function ownershipInterceptor(db: Kysely<any>, apis: ApiRegistry, invento
       }
       if (api.create) {
         let uuid = body.resourceUuid as string | undefined;
+        // A tenant choosing the uuid of something that exists (in any table) would own that thing through
+        // its owner row: refused, as ZStack refuses a duplicate resourceUuid.
+        if (uuid !== undefined && !isAdmin(caller) && (await access.uuidInUse(uuid))) {
+          throw new StratoError(SysErrors.INVALID_ARGUMENT_ERROR, `resourceUuid[${uuid}] is already used by another resource`);
+        }
         if (uuid === undefined) {
           uuid = newUuid();
           msg.body = { ...body, resourceUuid: uuid };

@@ -37,12 +37,16 @@ export async function sharedWith(db: Kysely<any>, uuids: readonly string[], acco
  */
 export class ResourceAccess {
   readonly #viaInventories: NormalizedInventoryDef[];
+  readonly #uuidInventories: NormalizedInventoryDef[];
 
   constructor(private readonly db: Kysely<any>, inventories: InventoryRegistry) {
     this.#viaInventories = inventories.list().filter((d) => {
       const p = tenantPolicyOf(d.name);
       return typeof p === 'object' && 'via' in p && d.primaryKey === 'uuid' && p.via.some((f) => f !== d.primaryKey);
     });
+    // Several inventories may share a table (L2 network kinds): look in each table once.
+    const tables = new Set<string>();
+    this.#uuidInventories = inventories.list().filter((d) => d.primaryKey === 'uuid' && !tables.has(d.table) && tables.add(d.table));
   }
 
   async forbidden(caller: Caller, targets: readonly string[], references: readonly string[]): Promise<Set<string>> {
@@ -62,6 +66,15 @@ export class ResourceAccess {
       } else if (o.accountUuid !== caller.accountUuid && !shared.has(u) && !INFRASTRUCTURE_TYPES.has(o.resourceType)) out.add(u);
     }
     return out;
+  }
+
+  /** Whether any resource (of any inventory keyed by uuid) or any owner row already has this uuid. */
+  async uuidInUse(uuid: string): Promise<boolean> {
+    if ((await ownersOf(this.db, [uuid])).size > 0) return true;
+    for (const def of this.#uuidInventories) {
+      if (await this.db.selectFrom(def.table).select(def.fields.uuid.column).where(def.fields.uuid.column, '=', uuid).executeTakeFirst()) return true;
+    }
+    return false;
   }
 
   /** A resource without an owner row: allowed unless it is a child row whose parent the caller does not own. */
