@@ -62,6 +62,17 @@ export interface BackupStorageBackend {
   deleteImage(bs: BackupStorageView, image: { imageUuid: string; installPath: string }): Promise<void>;
   /** The storage was deleted (or its add rolled back): forget the type's own state. Idempotent. */
   remove?(bs: BackupStorageView): Promise<void>;
+  /**
+   * Where hosts fetch this storage's images from and the token to show (the image store's agent).
+   * Types without one leave it out: hosts then read the install path as it is.
+   */
+  downloadSource?(bs: BackupStorageView): Promise<ImageDownloadSource>;
+}
+
+export interface ImageDownloadSource {
+  /** The base URL of the agent serving the images (`GET <url>/imagestore/file?path=<installPath>`). */
+  url: string;
+  token: string;
 }
 
 export const BackupStorageTypePoint = strategyPoint<BackupStorageBackend>('backupStorage.type');
@@ -116,6 +127,8 @@ export const BackupStorageMessages = {
   downloadImage: 'backupStorage.DownloadImage',
   /** Delete an image (body: `{ backupStorageUuid, imageUuid, installPath, actualSize }`); replies `{}`. */
   deleteImage: 'backupStorage.DeleteImage',
+  /** Where hosts fetch images from (body: `{ backupStorageUuid }`); replies an ImageDownloadSource, or `{}` when the type has none. */
+  downloadSource: 'backupStorage.DownloadSource',
 } as const;
 
 export const BACKUP_STORAGE_SERVICE = 'backup-storage';

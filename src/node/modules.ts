@@ -27,7 +27,9 @@ import { eipService } from '../services/eip/index.ts';
 import { hostAllocatorService } from '../services/host-allocator/index.ts';
 import { vmService } from '../services/vm/index.ts';
 import { simulatorVmPlugin } from '../plugins/simulator-vm/index.ts';
+import { kvmPlugin } from '../plugins/kvm/index.ts';
+import { imageStorePlugin } from '../plugins/image-store/index.ts';
 import { taskProgressService } from '../services/task-progress/index.ts';
 
 /** The services a management node loads, in order; plugins follow them. */
-export const builtinModules: readonly ServiceModule[] = [globalConfigService, tagService, identityService, queryService, ownershipService, quotaService, taskProgressService, zoneService, clusterService, l2NetworkService, l3NetworkService, networkServiceService, securityGroupService, vipService, eipService, offeringService, backupStorageService, imageService, simulatorBackupStoragePlugin, hostService, hostAllocatorService, simulatorPlugin, primaryStorageService, volumeService, volumeSnapshotService, localStoragePlugin, simulatorPrimaryStoragePlugin, vmService, simulatorVmPlugin];
+export const builtinModules: readonly ServiceModule[] = [globalConfigService, tagService, identityService, queryService, ownershipService, quotaService, taskProgressService, zoneService, clusterService, l2NetworkService, l3NetworkService, networkServiceService, securityGroupService, vipService, eipService, offeringService, backupStorageService, imageService, simulatorBackupStoragePlugin, hostService, hostAllocatorService, simulatorPlugin, primaryStorageService, volumeService, volumeSnapshotService, localStoragePlugin, simulatorPrimaryStoragePlugin, vmService, simulatorVmPlugin, kvmPlugin, imageStorePlugin];

@@ -32,6 +32,7 @@ describe.skipIf(!canRun || !hasCommand('qemu-system-x86_64'))('strato agent: a V
   let dataPath: string;
   let cachePath: string;
   let serial: string;
+  let liveDataSnap: string;
   const nic = () => ({ uuid: newUuid().slice(0, 32), mac: '52:54:00:12:34:56', deviceId: 0, internalName: `vnic${vmUuid.slice(0, 8)}.0`, physicalInterface: 'eth1' });
   const theNic = nic();
   const startCmd = () => ({ vmInstanceUuid: vmUuid, vmName: 'vm1', cpuNum: 1, memorySize: 256 * MiB, rootVolume: { uuid: rootUuid, installPath: rootPath, deviceId: 0, format: 'qcow2', type: 'Root' }, dataVolumes: [], nics: [theNic] });
@@ -47,6 +48,7 @@ describe.skipIf(!canRun || !hasCommand('qemu-system-x86_64'))('strato agent: a V
     rootPath = `${ps}/rootVolumes/acct-admin/vol-${rootUuid}/${rootUuid}.qcow2`;
     dataPath = `${ps}/dataVolumes/acct-admin/vol-${dataUuid}/${dataUuid}.qcow2`;
     cachePath = `${ps}/imagecache/template/${imageUuid}/${imageUuid}.qcow2`;
+    liveDataSnap = `${ps}/dataVolumes/acct-admin/vol-${dataUuid}/snapshots/live.qcow2`;
     serial = join(host.dataDir, 'logs', `${vmUuid}.serial.log`);
     const init = await call<{ totalCapacity: number; availableCapacity: number }>('/localstorage/init', { path: ps, hostUuid });
     expect(init.totalCapacity).toBeGreaterThan(init.availableCapacity);
@@ -88,6 +90,9 @@ describe.skipIf(!canRun || !hasCommand('qemu-system-x86_64'))('strato agent: a V
     await call('/vm/attachdatavolume', { vmInstanceUuid: vmUuid, volume: { uuid: dataUuid, installPath: dataPath, deviceId: 1, format: 'qcow2' } });
     await waitForSerial(serial, /TINYGUEST-DISK vdb sectors=131072/, 60_000);
     await expect(call('/localstorage/delete', { path: dataPath })).rejects.toThrow(/in use by running VM/);
+    // a live snapshot stacks a node on the disk: detaching must take the whole chain out
+    await call('/localstorage/snapshot/take', { volumeUuid: dataUuid, volumeInstallPath: dataPath, installPath: liveDataSnap, parentInstallPath: null });
+    expect(backingOf(dataPath)).toBe(liveDataSnap);
     await call('/vm/detachdatavolume', { vmInstanceUuid: vmUuid, volume: { uuid: dataUuid, installPath: dataPath } });
     expect(existsSync(dataPath)).toBe(true);
   }, 90_000);
@@ -100,6 +105,18 @@ describe.skipIf(!canRun || !hasCommand('qemu-system-x86_64'))('strato agent: a V
     expect(host.linkMaster(second.internalName)).toBeUndefined();
     expect(host.linkMaster(theNic.internalName)).toBe('br_eth1');
   }, 60_000);
+
+  it('takes a live snapshot of the running root disk and grows it through QMP; the guest runs on', async () => {
+    const snap = `${ps}/rootVolumes/acct-admin/vol-${rootUuid}/snapshots/live.qcow2`;
+    await call('/localstorage/snapshot/take', { volumeUuid: rootUuid, volumeInstallPath: rootPath, installPath: snap, parentInstallPath: null });
+    expect(backingOf(rootPath)).toBe(snap);
+    expect(backingOf(snap)).toBe(cachePath);
+    await call('/localstorage/volume/resize', { installPath: rootPath, size: 64 * MiB });
+    expect((JSON.parse(execFileSync('qemu-img', ['info', '-U', '--output=json', rootPath], { encoding: 'utf8' })) as { 'virtual-size': number })['virtual-size']).toBe(64 * MiB);
+    await expect(call('/localstorage/snapshot/revert', { snapshotInstallPath: snap, volumeInstallPath: rootPath })).rejects.toThrow(/in use by running VM/);
+    await call('/vm/pause', { vmInstanceUuid: vmUuid });
+    await call('/vm/resume', { vmInstanceUuid: vmUuid });
+  });
 
   it('exposes Prometheus metrics: commands by path, VMs by state', async () => {
     const text = await (await fetch(`${host.endpoint.url}/metrics`)).text();
@@ -121,7 +138,7 @@ describe.skipIf(!canRun || !hasCommand('qemu-system-x86_64'))('strato agent: a V
     await call('/localstorage/snapshot/merge', { srcPath: snap, destPath: dataPath, volumeUuid: dataUuid });
     await call('/localstorage/delete', { path: snap });
     expect(existsSync(snap)).toBe(false);
-    expect(backingOf(dataPath)).toBeUndefined();
+    expect(backingOf(dataPath)).toBe(liveDataSnap);
     expect(qemuIo(dataPath, 'read -P 0xaa 0 1M', 'read -P 0xcc 1M 1M')).not.toMatch(/mismatch/);
   });
 

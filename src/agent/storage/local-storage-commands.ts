@@ -8,7 +8,7 @@ import type { KeyedQueue } from '../keyed-queue.ts';
 import type { VmSupervisor } from '../vm/vm-supervisor.ts';
 import { fetchToFile } from './fetch-file.ts';
 import { actualSizeOf, createOverlay, createQcow2, diskCapacity, imageInfo, resize } from './qemu-img.ts';
-import { nodeNameOf } from '../vm/vm-spec.ts';
+import { topNodeOf } from '../vm/vm-spec.ts';
 
 const absolute = (what: string, p: unknown): string => {
   if (typeof p !== 'string' || !p.startsWith('/') || p.includes('/../')) throw new Error(`${what} must be an absolute path (got ${String(p)})`);
@@ -86,7 +86,7 @@ export function defineLocalStorageCommands(commands: CommandRegistry, vms: VmSup
     return files.run(path, async () => {
       const user = vms.usingFile(path);
       // A running VM's disk grows through QEMU (the guest sees the new size at once).
-      if (user) await user.vm.qmp.execute('block_resize', { 'node-name': nodeNameOf(user.volumeUuid), size });
+      if (user) await user.vm.qmp.execute('block_resize', { 'node-name': topNodeOf(user.volume), size });
       else {
         if (!existsSync(path)) throw new Error(`${path} is not on this host`);
         if ((await imageInfo(path)).virtualSize > size) throw new Error(`${path} is larger than ${size} bytes: volumes only grow`);

@@ -6,6 +6,7 @@ import type { KeyedQueue } from '../keyed-queue.ts';
 import type { VmSupervisor } from '../vm/vm-supervisor.ts';
 import { notInUse } from './local-storage-commands.ts';
 import { actualSizeOf, createOverlay, imageInfo, rebase } from './qemu-img.ts';
+import { takeLiveSnapshot } from '../vm/live-snapshot.ts';
 
 const need = (what: string, p: unknown): string => {
   if (typeof p !== 'string' || !p.startsWith('/')) throw new Error(`${what} must be an absolute path (got ${String(p)})`);
@@ -18,8 +19,8 @@ const need = (what: string, p: unknown): string => {
  * taking one turns the volume's current file into the snapshot file and puts a new empty overlay at
  * the volume's path (base ← … ← snapshot ← volume). Revert puts an empty overlay on the snapshot;
  * merges rebase the file that stands on a snapshot onto the snapshot's own backing (a safe rebase
- * copies what differs), after which the snapshot file can be deleted. All run on files no running
- * VM has open: the node stops the VM first (live snapshots are not implemented yet).
+ * copies what differs), after which the snapshot file can be deleted. Taking one of a disk a running
+ * VM writes to goes through QMP (live-snapshot.ts); revert and merges need the VM stopped.
  */
 export function defineSnapshotCommands(commands: CommandRegistry, vms: VmSupervisor, files: KeyedQueue): void {
   commands.define(LocalStorageAgentPaths.takeSnapshot, (cmd: { volumeInstallPath?: string; installPath?: string }) => {
@@ -27,10 +28,14 @@ export function defineSnapshotCommands(commands: CommandRegistry, vms: VmSupervi
     const snapshot = cmd.installPath;
     if (typeof snapshot !== 'string' || !snapshot.startsWith('/')) throw new Error('installPath must be an absolute path');
     return files.run(volume, async () => {
-      notInUse(vms, volume, 'take snapshot');
       if (existsSync(snapshot)) throw new Error(`snapshot file ${snapshot} already exists`);
       const info = await imageInfo(volume);
       mkdirSync(dirname(snapshot), { recursive: true });
+      const user = vms.usingFile(volume);
+      if (user) {
+        await takeLiveSnapshot(vms, user.vm, user.volume, snapshot, info.format, info.virtualSize);
+        return { actualSize: actualSizeOf(snapshot) };
+      }
       renameSync(volume, snapshot);
       try {
         // An absolute backing path: the snapshot lives in another folder than the volume.

@@ -37,10 +37,14 @@ export async function attachVolume(sup: VmSupervisor, vmUuid: string | undefined
 export async function detachVolume(sup: VmSupervisor, vmUuid: string | undefined, volume: VolumeTO | undefined): Promise<void> {
   const vm = vmUuid ? sup.get(vmUuid) : undefined;
   if (!vm || !volume?.uuid) return; // not plugged in: what was asked
+  const known = (vm.spec.dataVolumes ?? []).find((v) => v.uuid === volume.uuid);
   await deleteDevice(vm, diskIdOf(volume.uuid));
-  await vm.qmp.execute('blockdev-del', { 'node-name': nodeNameOf(volume.uuid) }).catch((e: unknown) => {
-    if (!/not found|Failed to find/i.test(e instanceof Error ? e.message : String(e))) throw e;
-  });
+  // Top of the chain first: a node cannot go while an overlay stands on it.
+  for (const node of [...(known?.overlayNodes ?? [])].reverse().concat(nodeNameOf(volume.uuid))) {
+    await vm.qmp.execute('blockdev-del', { 'node-name': node }).catch((e: unknown) => {
+      if (!/not found|Failed to find|Cannot find/i.test(e instanceof Error ? e.message : String(e))) throw e;
+    });
+  }
   vm.spec.dataVolumes = (vm.spec.dataVolumes ?? []).filter((v) => v.uuid !== volume.uuid);
   sup.saveSpec(vm);
 }

@@ -7,6 +7,8 @@ export interface VolumeTO {
   deviceId?: number | null;
   format?: string | null;
   type?: string;
+  /** Agent-private: block nodes live snapshots stacked on the volume's own node, bottom to top. */
+  overlayNodes?: string[];
 }
 
 /** A NIC as the node sends it; `internalName` names the tap. Network fields: README. */
@@ -32,6 +34,8 @@ export interface StartVmCmd {
 
 /** QEMU block node name of a volume (≤ 31 characters, starts with a letter). */
 export const nodeNameOf = (volumeUuid: string) => `v${volumeUuid.replace(/-/g, '').slice(0, 30)}`;
+/** The node QEMU writes the volume through: the top of its chain. */
+export const topNodeOf = (v: VolumeTO) => v.overlayNodes?.at(-1) ?? nodeNameOf(v.uuid);
 export const diskIdOf = (volumeUuid: string) => `disk-${volumeUuid}`;
 export const nicIdOf = (nicUuid: string) => `nic-${nicUuid}`;
 export const netdevIdOf = (nicUuid: string) => `net-${nicUuid.replace(/-/g, '').slice(0, 24)}`;

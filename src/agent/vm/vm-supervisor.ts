@@ -10,7 +10,7 @@ import type { NodeReporter } from '../node-reporter.ts';
 import { QmpClient } from './qmp-client.ts';
 import { qemuArgs, type VmFiles } from './qemu-args.ts';
 import { isQemuOf, killHard, spawnQemu, tailOf, waitGone } from './vm-process.ts';
-import { tapOf, validateStart, type StartVmCmd } from './vm-spec.ts';
+import { tapOf, validateStart, type StartVmCmd, type VolumeTO } from './vm-spec.ts';
 
 export type VmRunState = 'Running' | 'Paused';
 
@@ -69,9 +69,9 @@ export class VmSupervisor {
   }
 
   /** The running VM that has `installPath` open, if any (storage commands must not touch its files behind QEMU's back). */
-  usingFile(installPath: string): { vm: VmHandle; volumeUuid: string } | undefined {
+  usingFile(installPath: string): { vm: VmHandle; volume: VolumeTO } | undefined {
     for (const vm of this.#vms.values()) {
-      for (const v of [vm.spec.rootVolume, ...(vm.spec.dataVolumes ?? [])]) if (v?.installPath === installPath) return { vm, volumeUuid: v.uuid };
+      for (const v of [vm.spec.rootVolume, ...(vm.spec.dataVolumes ?? [])]) if (v?.installPath === installPath) return { vm, volume: v };
     }
     return undefined;
   }

@@ -47,11 +47,12 @@ export function kvmHypervisor(deps: KvmHypervisorDeps): HypervisorFactory {
         const password = typeof p.password === 'string' && p.password ? p.password : null;
         const sshPrivateKey = typeof p.sshPrivateKey === 'string' && p.sshPrivateKey ? p.sshPrivateKey : null;
         if (!password && !sshPrivateKey) throw new StratoError(SysErrors.INVALID_ARGUMENT_ERROR, 'a KVM host needs a password or an sshPrivateKey');
-        const row: KvmHostRow = { uuid: host.uuid, username: String(p.username), password, sshPrivateKey, sshPort: Number(p.sshPort ?? 22), agentPort: deps.agentPort.get(), agentDataDir: `${deps.agentRootDir.get().replace(/\/+$/, '')}/${host.uuid}` };
+        const row: KvmHostRow = { uuid: host.uuid, managementIp: host.managementIp, username: String(p.username), password, sshPrivateKey, sshPort: Number(p.sshPort ?? 22), agentPort: deps.agentPort.get(), agentDataDir: `${deps.agentRootDir.get().replace(/\/+$/, '')}/${host.uuid}` };
         await db.deleteFrom('kvm_host').where('uuid', '=', host.uuid).execute();
         await db.insertInto('kvm_host').values(row).execute();
       }
       const row = await rowOf(host.uuid);
+      if (row.managementIp !== host.managementIp) await db.updateTable('kvm_host').set({ managementIp: host.managementIp }).where('uuid', '=', host.uuid).execute();
       const d = deploymentOf(host, row);
       if (!opts.newAdded && (await isDeployed(d, deps.agents))) {
         log.info({ host: host.uuid }, 'kvm: the agent runs this deployment already, no playbook run');
@@ -83,10 +84,9 @@ export function kvmHypervisor(deps: KvmHypervisorDeps): HypervisorFactory {
       ports.delete(hostUuid);
       const row = (await db.selectFrom('kvm_host').selectAll().where('uuid', '=', hostUuid).executeTakeFirst()) as KvmHostRow | undefined;
       if (!row) return;
-      const host = await db.selectFrom('host').select('managementIp').where('uuid', '=', hostUuid).executeTakeFirst();
-      if (host && !neverReached.has(hostUuid)) {
+      if (!neverReached.has(hostUuid)) {
         try {
-          await removeAgent(loginOf(host.managementIp as string, row), row.agentDataDir);
+          await removeAgent(loginOf(row.managementIp, row), row.agentDataDir);
         } catch (e) {
           // The host is gone or refuses us: its agent stays behind, which an operator can remove; the record goes anyway.
           log.warn({ host: hostUuid, err: e }, 'kvm: could not remove the agent from the host');

@@ -10,6 +10,8 @@ export const kvmHostMigration: Migration = {
     await db.schema
       .createTable('kvm_host')
       .addColumn('uuid', col.uuid, (c) => c.primaryKey())
+      // The address the agent was deployed at: a host row is deleted before its agent is removed.
+      .addColumn('managementIp', 'varchar(255)', (c) => c.notNull())
       .addColumn('username', col.name, (c) => c.notNull())
       .addColumn('password', col.name)
       .addColumn('sshPrivateKey', col.text)
@@ -22,6 +24,7 @@ export const kvmHostMigration: Migration = {
 
 export interface KvmHostRow {
   uuid: string;
+  managementIp: string;
   username: string;
   password: string | null;
   sshPrivateKey: string | null;

@@ -1,6 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { InstantiatedVolume, PrimaryStorageBackend, PrimaryStorageView, VolumeSpec } from '../../contracts/primary-storage.ts';
+import { BACKUP_STORAGE_SERVICE, BackupStorageMessages, type ImageDownloadSource } from '../../contracts/backup-storage.ts';
 import type { AgentClient } from '../../core/agent/index.ts';
+import type { Bus } from '../../core/bus/index.ts';
 import { StratoError, SysErrors } from '../../core/errors/index.ts';
 import { LocalStorageAgentPaths, type LocalStorageVolumeResponse } from './agent-commands.ts';
 import type { LocalStorageHosts } from './hosts.ts';
@@ -10,7 +12,7 @@ import type { LocalStorageHosts } from './hosts.ts';
  * here (host refs, per-host capacity, which host holds what); the bits are made by the hosts'
  * agents through the `/localstorage/*` commands (the simulator answers them; a real agent comes later).
  */
-export function localStorageBackend(db: Kysely<any>, agents: AgentClient, hosts: LocalStorageHosts): PrimaryStorageBackend {
+export function localStorageBackend(db: Kysely<any>, agents: AgentClient, hosts: LocalStorageHosts, bus: Bus): PrimaryStorageBackend {
   const root = (ps: PrimaryStorageView) => ps.url.replace(/\/+$/, '');
   const volumePath = (ps: PrimaryStorageView, uuid: string) => `${root(ps)}/dataVolumes/acct-admin/vol-${uuid}/${uuid}.qcow2`;
   const cachePath = (ps: PrimaryStorageView, imageUuid: string) => `${root(ps)}/imagecache/template/${imageUuid}/${imageUuid}.qcow2`;
@@ -64,7 +66,9 @@ export function localStorageBackend(db: Kysely<any>, agents: AgentClient, hosts:
     /** The cache lives on the host with most room; a volume made elsewhere copies it to its own host first. */
     async downloadImageToCache(ps, image) {
       const installUrl = cachePath(ps, image.imageUuid);
-      const { hostUuid } = await onHost(ps, image.actualSize, undefined, LocalStorageAgentPaths.downloadImage, { backupStorageUuid: image.backupStorageUuid, backupStorageInstallPath: image.backupStorageInstallPath, primaryStorageInstallPath: installUrl });
+      // An image store serves its images over HTTP with a token; other types give no source (the path is read as is).
+      const source = await bus.call<Partial<ImageDownloadSource>>(BACKUP_STORAGE_SERVICE, BackupStorageMessages.downloadSource, { backupStorageUuid: image.backupStorageUuid }, { resourceUuid: image.backupStorageUuid });
+      const { hostUuid } = await onHost(ps, image.actualSize, undefined, LocalStorageAgentPaths.downloadImage, { backupStorageUuid: image.backupStorageUuid, backupStorageInstallPath: image.backupStorageInstallPath, primaryStorageInstallPath: installUrl, backupStorageUrl: source.url, backupStorageToken: source.token });
       await recordOnHost(ps.uuid, image.imageUuid, 'ImageCacheVO', hostUuid, image.actualSize);
       return { installUrl };
     },

@@ -21,7 +21,7 @@ export const localStoragePlugin: ServiceModule = {
   migrations: [localStorageMigration],
   setup(ctx) {
     const hosts = localStorageHosts({ db: ctx.db, extensions: ctx.extensions, agents: ctx.agents });
-    ctx.extensions.registerStrategy(PrimaryStorageTypePoint, LOCAL_STORAGE_TYPE, localStorageBackend(ctx.db, ctx.agents, hosts), { by: 'local-storage' });
+    ctx.extensions.registerStrategy(PrimaryStorageTypePoint, LOCAL_STORAGE_TYPE, localStorageBackend(ctx.db, ctx.agents, hosts, ctx.bus), { by: 'local-storage' });
     ctx.extensions.registerStrategy(VolumeSnapshotBackendPoint, LOCAL_STORAGE_TYPE, localStorageSnapshotBackend(ctx.db, ctx.agents, hosts), { by: 'local-storage' });
     ctx.flows.insert(AfterHostConnected, initLocalStorageOnHost(hosts));
     ctx.extensions.registerObserver(HostLifecyclePoint, {

@@ -12,7 +12,9 @@ export const AddImageStoreBackupStorage = defineApi({
     url: BS_URL(),
     hostname: Type.String({ minLength: 1, maxLength: 255 }),
     username: Type.String({ maxLength: 255 }),
-    password: Type.String({ maxLength: 255 }),
+    // Strato's addition: an OpenSSH private key instead of the password (the backend needs one of the two).
+    password: Type.Optional(Type.String({ maxLength: 255 })),
+    sshPrivateKey: Type.Optional(Type.String({ minLength: 1, maxLength: 16384 })),
     sshPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
     type: Type.Optional(Type.String({ maxLength: 255 })),
     importImages: Type.Optional(Type.Boolean()),

@@ -45,8 +45,8 @@ export function backupStorageHandlers(ctx: NodeContext, addChain: FlowChain<AddB
 
   return {
     async AddImageStoreBackupStorage(msg: Message<ApiParams<typeof AddImageStoreBackupStorage>>) {
-      const { name, description, url, hostname, username, password, sshPort, importImages, systemTags, userTags, resourceUuid } = msg.body;
-      return add({ resourceUuid, name, description, url, type: 'ImageStoreBackupStorage', typeParams: { hostname, username, password, sshPort: sshPort ?? 22, importImages: importImages ?? false }, systemTags, userTags });
+      const { name, description, url, hostname, username, password, sshPrivateKey, sshPort, importImages, systemTags, userTags, resourceUuid } = msg.body;
+      return add({ resourceUuid, name, description, url, type: 'ImageStoreBackupStorage', typeParams: { hostname, username, password, sshPrivateKey, sshPort: sshPort ?? 22, importImages: importImages ?? false }, systemTags, userTags });
     },
 
     async [BackupStorageMessages.add](msg: Message<AddBackupStorageBody>) {
@@ -146,6 +146,11 @@ export function backupStorageHandlers(ctx: NodeContext, addChain: FlowChain<AddB
         throw new StratoError(SysErrors.OPERATION_ERROR, `backup storage ${bs.uuid} has not enough capacity for image ${req.imageUuid} (${image.actualSize} bytes)`);
       }
       return image;
+    },
+
+    async [BackupStorageMessages.downloadSource](msg: Message<{ backupStorageUuid: string }>) {
+      const bs = await loadBackupStorage(db, msg.body.backupStorageUuid);
+      return (await extensions.strategy(BackupStorageTypePoint, bs.type).downloadSource?.(bs)) ?? {};
     },
 
     async [BackupStorageMessages.deleteImage](msg: Message<{ backupStorageUuid: string; imageUuid: string; installPath: string; actualSize?: number }>) {

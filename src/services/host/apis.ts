@@ -16,10 +16,17 @@ export const AddSimulatorHost = defineApi({
   description: 'Add a simulated host (cpuCapacity vCPUs, memoryCapacity bytes) to a cluster',
 });
 
-/** ZStack's APIAddKVMHostMsg; its deployment comes with the KVM hypervisor plugin. */
+/** ZStack's APIAddKVMHostMsg; the KVM hypervisor plugin deploys the agent over SSH (password or private key). */
 export const AddKVMHost = defineApi({
   name: 'AddKVMHost', service: 'host', kind: 'async', method: 'POST', path: '/hosts/kvm', create: true, tagResourceType: 'HostVO', adminOnly: true,
-  params: { ...addHostParams, username: Type.String({ minLength: 1, maxLength: 255 }), password: Type.String({ minLength: 1, maxLength: 255 }), sshPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })) },
+  params: {
+    ...addHostParams,
+    username: Type.String({ minLength: 1, maxLength: 255 }),
+    // Strato's addition: an OpenSSH private key instead of the password (one of the two is required).
+    password: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+    sshPrivateKey: Type.Optional(Type.String({ minLength: 1, maxLength: 16384 })),
+    sshPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+  },
   result: { inventory: 'HostInventory' },
   timeoutMs: 3 * 3600_000,
   description: 'Add a KVM host reached over SSH to a cluster',

@@ -101,7 +101,7 @@ export function hostHandlers(ctx: NodeContext, deps: HostHandlerDeps) {
 
     AddSimulatorHost: (msg: Message<ApiParams<typeof AddSimulatorHost>>) => addHost('Simulator', msg.body, { cpuCapacity: msg.body.cpuCapacity, memoryCapacity: msg.body.memoryCapacity }),
 
-    AddKVMHost: (msg: Message<ApiParams<typeof AddKVMHost>>) => addHost('KVM', msg.body, { username: msg.body.username, password: msg.body.password, sshPort: msg.body.sshPort ?? 22 }),
+    AddKVMHost: (msg: Message<ApiParams<typeof AddKVMHost>>) => addHost('KVM', msg.body, { username: msg.body.username, password: msg.body.password, sshPrivateKey: msg.body.sshPrivateKey, sshPort: msg.body.sshPort ?? 22 }),
 
     async UpdateHost(msg: Message<ApiParams<typeof UpdateHost>>) {
       const p = msg.body;
