@@ -118,6 +118,20 @@ describe.each(testDatabaseKinds())('host allocation on simulated hosts on %s', (
     expect(!bad.success && bad.error.code).toBe('SYS.1007');
   });
 
+  it('decides on fresh rows although it remembers the hosts: a host disabled since is never picked, capacity given back elsewhere is found', async () => {
+    const cl = await cluster('alloc-view');
+    const [v1, v2] = [await addHost(cl, 'v1', 1, 8), await addHost(cl, 'v2', 1, 8)];
+    await allocate({ clusterUuids: [cl], avoidHostUuids: [v2.uuid] }); // the allocator now holds this scope's hosts in memory
+    await c.call('PUT', `/hosts/${v1.uuid}/actions`, { changeHostState: { stateEvent: 'disable' } });
+    for (let i = 0; i < 8; i++) expect((await allocate({ clusterUuids: [cl] })).hostUuid).toBe(v2.uuid);
+    // v2 is full (8 × 1 GiB); capacity given back by another path than the allocator is still found.
+    const full = await tryAllocate({ clusterUuids: [cl] });
+    expect(!full.success && full.error.code).toBe('HOST_ALLOCATION.1001');
+    await bus().call('host', HostMessages.releaseCapacity, { hostUuid: v2.uuid, cpuNum: 1, memorySize: GiB }, { resourceUuid: v2.uuid });
+    expect((await allocate({ clusterUuids: [cl] })).hostUuid).toBe(v2.uuid);
+    expect(Number((await hostRow(v2.uuid)).availableMemoryCapacity)).toBe(0);
+  });
+
   it('never overcommits a host under 200 concurrent allocations over 20 hosts: exactly what fits succeeds, the rest fail', async () => {
     const cl = await cluster('alloc-concurrency');
     // Each host: 10 CPU (1 core × ratio 10), 8 GiB: memory bounds it to 8 allocations of 1 GiB, so 160 fit.

@@ -1,8 +1,9 @@
 import { HOST_TAG_SYSTEM_TAG, HostAllocatorMessages, HostAllocatorStrategyPoint, type AllocateHostRequest, type ReleaseHostRequest } from '../../contracts/host-allocator.ts';
-import { HostMessages } from '../../contracts/host.ts';
+import { HostEvents, HostMessages } from '../../contracts/host.ts';
 import { serviceFromHandlers, type Message } from '../../core/bus/index.ts';
 import type { ServiceModule } from '../../core/node-context.ts';
 import { allocateHost } from './allocator.ts';
+import { HostViews } from './host-view.ts';
 import { builtinStrategies } from './strategies.ts';
 
 /**
@@ -16,11 +17,16 @@ export const hostAllocatorService: ServiceModule = {
     for (const [name, impl] of Object.entries(builtinStrategies)) ctx.extensions.registerStrategy(HostAllocatorStrategyPoint, name, impl, { by: 'hostAllocator' });
     // An instance offering may require host tags: `hostTag::gpu` sends its VMs only to hosts tagged `gpu`.
     ctx.systemTags.define({ pattern: HOST_TAG_SYSTEM_TAG, resourceType: 'InstanceOfferingVO' });
+    const views = new HostViews();
+    // A host that connects or disconnects anywhere changes what every node may pick.
+    ctx.bus.subscribe(HostEvents.statusChanged, () => views.clear());
     ctx.bus.registerService(
       serviceFromHandlers('hostAllocator', {
-        [HostAllocatorMessages.allocate]: (msg: Message<AllocateHostRequest>) => allocateHost(ctx, msg.body),
+        [HostAllocatorMessages.allocate]: (msg: Message<AllocateHostRequest>) => allocateHost(ctx, msg.body, views),
         async [HostAllocatorMessages.release](msg: Message<ReleaseHostRequest>) {
           await ctx.bus.call('host', HostMessages.releaseCapacity, msg.body, { resourceUuid: msg.body.hostUuid });
+          const memoryRatio = Number(ctx.config.get('mevoco', 'overProvisioning.memory') ?? 1);
+          views.adjust(msg.body.hostUuid, msg.body.cpuNum, Math.ceil(msg.body.memorySize / memoryRatio));
           return {};
         },
       }),
