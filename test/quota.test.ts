@@ -89,6 +89,22 @@ describe.each(testDatabaseKinds())('quotas on %s', (kind) => {
     await waitFor('expunge gives the VM back', async () => (await used(b.uuid, 'vm.totalNum')) === 2);
   }, 120_000);
 
+  it('images count by number and by size (known once downloaded: a new image is refused once the size is reached)', async () => {
+    const MiB = 1024 ** 2;
+    await setQuota(b.uuid, 'image.size', 3 * MiB);
+    await setQuota(b.uuid, 'image.num', 5);
+    const add = (name: string) => b.client.send('POST', '/images', { params: { name, url: `http://images.example/${name}.qcow2?size=${2 * MiB}`, format: 'qcow2', backupStorageUuids: [w.backupStorage] } });
+    const first = await add('q-img-1');
+    expect(first.status, first.text).toBe(200);
+    await waitFor('the size is charged once known', async () => (await used(b.uuid, 'image.size')) === 2 * MiB);
+    expect((await add('q-img-2')).status).toBe(200); // 2 MiB used < 3 MiB: still allowed
+    await waitFor('both sizes are charged', async () => (await used(b.uuid, 'image.size')) === 4 * MiB);
+    expect((await add('q-img-3')).body.error.code).toBe(IdentityErrors.QUOTA_EXCEEDING.code);
+    expect(await used(b.uuid, 'image.num')).toBe(2);
+    await b.client.call('DELETE', `/images/${first.body.inventory.uuid}`);
+    await waitFor('a deleted image gives its number and size back', async () => (await used(b.uuid, 'image.size')) === 2 * MiB && (await used(b.uuid, 'image.num')) === 1);
+  });
+
   it('data volumes count by number and capacity; a failed create takes nothing', async () => {
     await setQuota(a.uuid, 'volume.capacity', 12 * GiB);
     const vol = async (diskSize: number) => a.client.send('POST', '/volumes/data', { params: { name: 'qv', diskSize } });

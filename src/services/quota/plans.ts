@@ -14,6 +14,13 @@ export interface QuotaPlan {
 
 type Body = Record<string, any>;
 
+const QUOTA_APIS = new Set([
+  'CreateVmInstance', 'StartVmInstance', 'StopVmInstance', 'DestroyVmInstance', 'ExpungeVmInstance',
+  'CreateDataVolume', 'RecoverDataVolume', 'DeleteDataVolume', 'ExpungeDataVolume', 'CreateVolumeSnapshot', 'DeleteVolumeSnapshot',
+  'AddImage', 'RecoverImage', 'DeleteImage', 'ExpungeImage', 'CreateL3Network', 'DeleteL3Network',
+  'CreateSecurityGroup', 'DeleteSecurityGroup', 'CreateEip', 'DeleteEip', 'CreateVip', 'DeleteVip',
+]);
+
 /**
  * The quota rules of each API, as data over the call's parameters and the rows they name. Rows of
  * other services are read through their inventory declarations (read-only; the known debt in
@@ -35,6 +42,11 @@ export class QuotaPlanner {
   /** Charges of a VM that runs: one running VM, its vCPUs, its memory. */
   #running(uuid: string, cpuNum: number, memorySize: number): Charge[] {
     return [{ resourceUuid: uuid, name: RUNNING_VM_QUOTAS[0], amount: 1 }, { resourceUuid: uuid, name: RUNNING_VM_QUOTAS[1], amount: cpuNum }, { resourceUuid: uuid, name: RUNNING_VM_QUOTAS[2], amount: memorySize }];
+  }
+
+  /** Whether an API has quota rules at all (answered without touching the database). */
+  concerns(apiName: string): boolean {
+    return QUOTA_APIS.has(apiName);
   }
 
   async plan(apiName: string, b: Body): Promise<QuotaPlan> {

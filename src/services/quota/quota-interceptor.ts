@@ -20,23 +20,28 @@ interface Pending {
  */
 export function quotaInterceptor(apis: ApiRegistry, ledger: QuotaLedger, planner: QuotaPlanner, allAccounts: () => Promise<string[]>, log: { warn(o: object, m: string): void }): Interceptor {
   const pending = new WeakMap<Message, Pending>();
+  const reserve = async (msg: Message, apiName: string, create: boolean): Promise<void> => {
+    const caller = msg.caller!;
+    if (apiName === 'QueryQuota') {
+      await ledger.materialize(isAdmin(caller) ? await allAccounts() : [caller.accountUuid]);
+      return;
+    }
+    let body = msg.body as Record<string, any>;
+    if (create && body.resourceUuid === undefined) msg.body = body = { ...body, resourceUuid: newUuid() };
+    const plan = await planner.plan(apiName, body);
+    if (plan.charges.length === 0 && plan.releases.length === 0) return;
+    // Administrators have no quota; their deletes still give back what a tenant's resource was charged.
+    const taken = isAdmin(caller) ? [] : await ledger.reserve(caller.accountUuid, plan.charges);
+    pending.set(msg, { accountUuid: caller.accountUuid, taken, releases: plan.releases, imageSize: isAdmin(caller) ? undefined : plan.chargeImageSizeFromReply });
+  };
+
   return {
     name: 'quota',
-    async beforeDeliver(msg) {
+    beforeDeliver(msg) {
       const api = apis.find(msg.type);
-      if (!api || api.service !== msg.service || !msg.caller) return;
-      const caller = msg.caller;
-      if (api.name === 'QueryQuota') {
-        await ledger.materialize(isAdmin(caller) ? await allAccounts() : [caller.accountUuid]);
-        return;
-      }
-      let body = msg.body as Record<string, any>;
-      if (api.create && body.resourceUuid === undefined) msg.body = body = { ...body, resourceUuid: newUuid() };
-      const plan = await planner.plan(api.name, body);
-      if (plan.charges.length === 0 && plan.releases.length === 0) return;
-      // Administrators have no quota; their deletes still give back what a tenant's resource was charged.
-      const taken = isAdmin(caller) ? [] : await ledger.reserve(caller.accountUuid, plan.charges);
-      pending.set(msg, { accountUuid: caller.accountUuid, taken, releases: plan.releases, imageSize: isAdmin(caller) ? undefined : plan.chargeImageSizeFromReply });
+      // Synchronous for every message quotas do not concern: internal messages stay off the promise path.
+      if (!api || api.service !== msg.service || !msg.caller || (api.name !== 'QueryQuota' && !planner.concerns(api.name))) return;
+      return reserve(msg, api.name, api.create);
     },
     afterReply(msg: Message, reply: Reply) {
       const p = pending.get(msg);
