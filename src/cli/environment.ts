@@ -16,20 +16,40 @@ import { callApi } from './client.ts';
  */
 export interface HostSpec { name: string; managementIp: string; cpuCapacity?: number; memoryCapacity?: number }
 export interface ClusterSpec { name: string; hypervisorType?: 'Simulator' | 'KVM'; hosts?: HostSpec[]; primaryStorage?: string[]; l2Networks?: string[] }
-export interface PrimaryStorageSpec { name: string; type?: 'Simulator' | 'LocalStorage'; url?: string; totalCapacity?: number }
-export interface L3Spec { name: string; cidr: string; gateway?: string; category?: 'Private' | 'Public' | 'System'; dns?: string[]; services?: string[] }
+export interface PrimaryStorageSpec { name: string; type?: 'Simulator' | 'LocalStorage'; url?: string; totalCapacity?: number; availableCapacity?: number }
+export interface IpRangeSpec { startIp: string; endIp: string; netmask: string; gateway: string }
+/** An L3 network with addresses from `cidr`, from explicit `ipRanges`, or both. */
+export interface L3Spec { name: string; cidr?: string; gateway?: string; ipRanges?: IpRangeSpec[]; category?: 'Private' | 'Public' | 'System'; dns?: string[]; services?: string[] }
 export interface L2Spec { name: string; physicalInterface?: string; vlan?: number; l3Networks?: L3Spec[] }
 export interface ZoneSpec { name: string; clusters?: ClusterSpec[]; primaryStorage?: PrimaryStorageSpec[]; l2Networks?: L2Spec[]; backupStorage?: string[] }
 export interface ImageSpec { name: string; url: string; format?: 'qcow2' | 'raw' | 'iso'; mediaType?: 'RootVolumeTemplate' | 'DataVolumeTemplate' | 'ISO'; platform?: string }
 export interface BackupStorageSpec { name: string; url?: string; totalCapacity?: number; images?: ImageSpec[] }
-export interface VmSpec { name: string; instanceOffering: string; image: string; l3Networks: string[]; dataDiskOfferings?: string[]; host?: string }
+export interface VmSpec {
+  name: string; image: string; l3Networks: string[]; instanceOffering?: string; cpuNum?: number; memorySize?: number;
+  dataDiskOfferings?: string[]; host?: string; strategy?: 'InstantStart' | 'CreateStopped'; systemTags?: string[]; userTags?: string[];
+}
+/** A data volume, from an offering or a size, placed on a storage or not, attached to a VM or not. */
+export interface VolumeSpec { name: string; diskOffering?: string; diskSize?: number; primaryStorage?: string; vm?: string }
+export interface SecurityGroupRuleSpec { type: 'Ingress' | 'Egress'; protocol?: 'TCP' | 'UDP' | 'ICMP' | 'ALL'; startPort?: number; endPort?: number; allowedCidr?: string }
+/** A security group attached to L3 networks, with the NICs the named VMs have on them as members. */
+export interface SecurityGroupSpec { name: string; rules?: SecurityGroupRuleSpec[]; l3Networks?: string[]; vms?: string[] }
+export interface VipSpec { name: string; l3Network: string; ip?: string }
+/** An EIP on a VIP, attached to the NIC a VM has on `l3Network` when both are given. */
+export interface EipSpec { name: string; vip: string; vm?: string; l3Network?: string }
+/** A snapshot of a data volume (`volume`) or of a VM's root volume (`vm`). */
+export interface SnapshotSpec { name: string; volume?: string; vm?: string }
 export interface EnvSpec {
   account?: { name: string; password: string };
   instanceOfferings?: Array<{ name: string; cpuNum: number; memorySize: number; allocatorStrategy?: string }>;
   diskOfferings?: Array<{ name: string; diskSize: number }>;
   backupStorage?: BackupStorageSpec[];
   zones: ZoneSpec[];
+  securityGroups?: SecurityGroupSpec[];
   vms?: VmSpec[];
+  vips?: VipSpec[];
+  eips?: EipSpec[];
+  volumes?: VolumeSpec[];
+  snapshots?: SnapshotSpec[];
 }
 
 export interface Environment {
@@ -37,26 +57,36 @@ export interface Environment {
   /** The uuid of the resource created under this name; throws for a name the spec does not have. */
   uuid(name: string): string;
   readonly uuids: ReadonlyMap<string, string>;
+  /** The uuid of the NIC a VM of the spec has on an L3 network of the spec. */
+  nic(vm: string, l3Network: string): string;
 }
 
-export async function buildEnvironment(baseUrl: string, spec: EnvSpec, log: (line: string) => void = () => undefined): Promise<Environment> {
+/** `session`: build as the caller already logged in (its account owns what is made) instead of logging in as `spec.account`. */
+export async function buildEnvironment(baseUrl: string, spec: EnvSpec, log: (line: string) => void = () => undefined, opts: { session?: string } = {}): Promise<Environment> {
   const uuids = new Map<string, string>();
   const account = spec.account ?? { name: 'admin', password: 'password' };
-  const login = await call(baseUrl, undefined, 'LogInByAccount', { accountName: account.name, password: createHash('sha512').update(account.password).digest('hex') });
-  const session = (login.inventory as { uuid: string }).uuid;
+  const session = opts.session ?? ((await call(baseUrl, undefined, 'LogInByAccount', { accountName: account.name, password: createHash('sha512').update(account.password).digest('hex') })).inventory as { uuid: string }).uuid;
   const uuid = (name: string): string => {
     const u = uuids.get(name);
     if (!u) throw new Error(`the environment has no resource named ${name}`);
     return u;
   };
-  const create = async (api: string, name: string, params: Record<string, unknown>): Promise<string> => {
+  /** VM name → its NICs and root volume, as CreateVmInstance answered. */
+  const vmInventories = new Map<string, { rootVolumeUuid: string; vmNics: Array<{ uuid: string; l3NetworkUuid: string }> }>();
+  const nic = (vm: string, l3: string): string => {
+    const n = vmInventories.get(vm)?.vmNics.find((x) => x.l3NetworkUuid === uuid(l3));
+    if (!n) throw new Error(`VM ${vm} of the environment has no NIC on ${l3}`);
+    return n.uuid;
+  };
+  const createInventory = async (api: string, name: string, params: Record<string, unknown>): Promise<Record<string, any>> => {
     if (uuids.has(name)) throw new Error(`two resources are named ${name}: names must be unique in an environment`);
     const r = await call(baseUrl, session, api, { name, ...params });
-    const id = (r.inventory as { uuid: string }).uuid;
-    uuids.set(name, id);
-    log(`${api} ${name} → ${id}`);
-    return id;
+    const inv = r.inventory as Record<string, any>;
+    uuids.set(name, inv.uuid as string);
+    log(`${api} ${name} → ${String(inv.uuid)}`);
+    return inv;
   };
+  const create = async (api: string, name: string, params: Record<string, unknown>): Promise<string> => (await createInventory(api, name, params)).uuid as string;
   const act = (api: string, params: Record<string, unknown>) => call(baseUrl, session, api, params);
 
   for (const o of spec.instanceOfferings ?? []) await create('CreateInstanceOffering', o.name, { cpuNum: o.cpuNum, memorySize: o.memorySize, allocatorStrategy: o.allocatorStrategy });
@@ -68,7 +98,7 @@ export async function buildEnvironment(baseUrl: string, spec: EnvSpec, log: (lin
     for (const bs of z.backupStorage ?? []) await act('AttachBackupStorageToZone', { zoneUuid, backupStorageUuid: uuid(bs) });
     for (const ps of z.primaryStorage ?? []) {
       if (ps.type === 'LocalStorage') await create('AddLocalPrimaryStorage', ps.name, { zoneUuid, url: ps.url ?? `/var/lib/strato/${ps.name}` });
-      else await create('AddSimulatorPrimaryStorage', ps.name, { zoneUuid, url: ps.url ?? `/primary/${ps.name}`, totalCapacity: ps.totalCapacity, availableCapacity: ps.totalCapacity });
+      else await create('AddSimulatorPrimaryStorage', ps.name, { zoneUuid, url: ps.url ?? `/primary/${ps.name}`, totalCapacity: ps.totalCapacity, availableCapacity: ps.availableCapacity ?? ps.totalCapacity });
     }
     for (const l2 of z.l2Networks ?? []) {
       const l2Uuid = l2.vlan === undefined
@@ -76,7 +106,8 @@ export async function buildEnvironment(baseUrl: string, spec: EnvSpec, log: (lin
         : await create('CreateL2VlanNetwork', l2.name, { zoneUuid, physicalInterface: l2.physicalInterface ?? 'eth0', vlan: l2.vlan });
       for (const l3 of l2.l3Networks ?? []) {
         const l3Uuid = await create('CreateL3Network', l3.name, { l2NetworkUuid: l2Uuid, category: l3.category ?? 'Private' });
-        await act('AddIpRangeByNetworkCidr', { l3NetworkUuid: l3Uuid, name: `${l3.name}-range`, networkCidr: l3.cidr, gateway: l3.gateway });
+        if (l3.cidr) await act('AddIpRangeByNetworkCidr', { l3NetworkUuid: l3Uuid, name: `${l3.name}-range`, networkCidr: l3.cidr, gateway: l3.gateway });
+        for (const [i, r] of (l3.ipRanges ?? []).entries()) await act('AddIpRange', { l3NetworkUuid: l3Uuid, name: `${l3.name}-range-${i}`, ...r });
         for (const dns of l3.dns ?? []) await act('AddDnsToL3Network', { l3NetworkUuid: l3Uuid, dns });
         if (l3.services?.length) await attachServices(l3Uuid, l3.services);
       }
@@ -94,16 +125,49 @@ export async function buildEnvironment(baseUrl: string, spec: EnvSpec, log: (lin
     for (const img of bs.images ?? []) await create('AddImage', img.name, { url: img.url, format: img.format ?? 'qcow2', mediaType: img.mediaType ?? 'RootVolumeTemplate', platform: img.platform ?? 'Linux', backupStorageUuids: [uuid(bs.name)] });
   }
 
+  for (const sg of spec.securityGroups ?? []) {
+    const sgUuid = await create('CreateSecurityGroup', sg.name, {});
+    if (sg.rules?.length) await act('AddSecurityGroupRule', { securityGroupUuid: sgUuid, rules: sg.rules });
+    for (const l3 of sg.l3Networks ?? []) await act('AttachSecurityGroupToL3Network', { securityGroupUuid: sgUuid, l3NetworkUuid: uuid(l3) });
+  }
+
   for (const vm of spec.vms ?? []) {
-    await create('CreateVmInstance', vm.name, {
-      instanceOfferingUuid: uuid(vm.instanceOffering),
+    const inv = await createInventory('CreateVmInstance', vm.name, {
+      instanceOfferingUuid: vm.instanceOffering ? uuid(vm.instanceOffering) : undefined,
+      cpuNum: vm.cpuNum,
+      memorySize: vm.memorySize,
       imageUuid: uuid(vm.image),
       l3NetworkUuids: vm.l3Networks.map(uuid),
       dataDiskOfferingUuids: vm.dataDiskOfferings?.map(uuid),
       hostUuid: vm.host ? uuid(vm.host) : undefined,
+      strategy: vm.strategy,
+      systemTags: vm.systemTags,
+      userTags: vm.userTags,
     });
+    vmInventories.set(vm.name, { rootVolumeUuid: inv.rootVolumeUuid, vmNics: inv.vmNics ?? [] });
   }
-  return { session, uuid, uuids };
+
+  // Security group members: the NICs the named VMs have on the group's L3 networks.
+  for (const sg of spec.securityGroups ?? []) {
+    const nics = (sg.vms ?? []).flatMap((vm) => (sg.l3Networks ?? []).filter((l3) => vmInventories.get(vm)?.vmNics.some((n) => n.l3NetworkUuid === uuid(l3))).map((l3) => nic(vm, l3)));
+    if (nics.length) await act('AddVmNicToSecurityGroup', { securityGroupUuid: uuid(sg.name), vmNicUuids: nics });
+  }
+  for (const vip of spec.vips ?? []) await create('CreateVip', vip.name, { l3NetworkUuid: uuid(vip.l3Network), requiredIp: vip.ip });
+  for (const eip of spec.eips ?? []) {
+    await create('CreateEip', eip.name, { vipUuid: uuid(eip.vip), vmNicUuid: eip.vm && eip.l3Network ? nic(eip.vm, eip.l3Network) : undefined });
+  }
+  for (const v of spec.volumes ?? []) {
+    const volumeUuid = await create('CreateDataVolume', v.name, {
+      diskOfferingUuid: v.diskOffering ? uuid(v.diskOffering) : undefined, diskSize: v.diskSize, primaryStorageUuid: v.primaryStorage ? uuid(v.primaryStorage) : undefined,
+    });
+    if (v.vm) await act('AttachDataVolumeToVm', { volumeUuid, vmInstanceUuid: uuid(v.vm) });
+  }
+  for (const s of spec.snapshots ?? []) {
+    const volumeUuid = s.volume ? uuid(s.volume) : s.vm ? vmInventories.get(s.vm)?.rootVolumeUuid : undefined;
+    if (!volumeUuid) throw new Error(`snapshot ${s.name} names neither a volume nor a VM of the environment`);
+    await create('CreateVolumeSnapshot', s.name, { volumeUuid });
+  }
+  return { session, uuid, uuids, nic };
 
   async function attachServices(l3NetworkUuid: string, types: string[]): Promise<void> {
     const providers = (await act('QueryNetworkServiceProvider', {})).inventories as Array<{ uuid: string; networkServiceTypes?: string[]; type: string }>;

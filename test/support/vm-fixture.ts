@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { createCluster, createZone } from './integration.ts';
+import { buildEnvironment, type EnvSpec } from '../../src/cli/environment.ts';
 import type { TestClient } from './test-node.ts';
 
 export const GiB = 1024 ** 3;
@@ -22,31 +22,47 @@ export interface VmWorld {
 
 let ipSeq = 0;
 
-export async function buildVmWorld(c: TestClient, name: string, opts: { hosts?: number; cpu?: number; memory?: number; psCapacity?: number; imageSize?: number; ipStart?: string; ipEnd?: string; subnet?: string } = {}): Promise<VmWorld> {
+/**
+ * The world as an environment spec (ZStack's EnvSpec): one zone, a Simulator cluster with `hosts`
+ * hosts, an L2 with two L3s, an image on an attached backup storage, an attached primary storage,
+ * an instance offering (2 CPUs, 2 GiB) and a disk offering (5 GiB). Every name starts with `name-`.
+ */
+export function vmWorldSpec(name: string, opts: VmWorldOptions = {}): EnvSpec {
   const subnet = opts.subnet ?? '10.20.0';
-  const zone = (await createZone(c, `${name}-zone`)).uuid as string;
-  const cluster = (await createCluster(c, zone, `${name}-cluster`, { hypervisorType: 'Simulator' })).uuid as string;
-  const hosts: string[] = [];
-  for (let i = 0; i < (opts.hosts ?? 2); i++) {
-    ipSeq++;
-    const h = await c.call('POST', '/hosts/simulators', { params: { name: `${name}-host-${i}`, managementIp: `10.${200 + Math.floor(ipSeq / 250)}.${ipSeq % 250}.1`, clusterUuid: cluster, cpuCapacity: opts.cpu ?? 8, memoryCapacity: opts.memory ?? 16 * GiB } });
-    hosts.push(h.inventory.uuid);
-  }
-  const l2 = (await c.call('POST', '/l2-networks/no-vlan', { params: { name: `${name}-l2`, zoneUuid: zone, physicalInterface: 'eth0' } })).inventory.uuid as string;
-  await c.call('POST', `/l2-networks/${l2}/clusters/${cluster}`, { null: {} });
-  const l3 = (await c.call('POST', '/l3-networks', { params: { name: `${name}-l3`, l2NetworkUuid: l2 } })).inventory.uuid as string;
-  await c.call('POST', `/l3-networks/${l3}/ip-ranges`, { params: { name: 'r', startIp: opts.ipStart ?? `${subnet}.10`, endIp: opts.ipEnd ?? `${subnet}.250`, netmask: '255.255.255.0', gateway: `${subnet}.1` } });
-  const l3b = (await c.call('POST', '/l3-networks', { params: { name: `${name}-l3b`, l2NetworkUuid: l2 } })).inventory.uuid as string;
-  await c.call('POST', `/l3-networks/${l3b}/ip-ranges`, { params: { name: 'rb', startIp: '172.31.0.10', endIp: '172.31.0.20', netmask: '255.255.255.0', gateway: '172.31.0.1' } });
-  const backupStorage = (await c.call('POST', '/backup-storage/simulators', { params: { name: `${name}-bs`, url: `/sim/${name}-bs`, totalCapacity: 1024 * GiB } })).inventory.uuid as string;
-  await c.call('POST', `/zones/${zone}/backup-storage/${backupStorage}`, { params: {} });
-  const image = (await c.call('POST', '/images', { params: { name: `${name}-image`, url: `http://images.example/${name}.qcow2?size=${opts.imageSize ?? 2 * GiB}`, format: 'qcow2', backupStorageUuids: [backupStorage] } })).inventory.uuid as string;
   const cap = opts.psCapacity ?? 500 * GiB;
-  const primaryStorage = (await c.call('POST', '/primary-storage/simulators', { params: { name: `${name}-ps`, url: `/sim/${name}-ps`, zoneUuid: zone, totalCapacity: cap, availableCapacity: cap } })).inventory.uuid as string;
-  await c.call('POST', `/clusters/${cluster}/primary-storage/${primaryStorage}`, { params: {} });
-  const offering = (await c.call('POST', '/instance-offerings', { params: { name: `${name}-io`, cpuNum: 2, memorySize: 2 * GiB } })).inventory.uuid as string;
-  const diskOffering = (await c.call('POST', '/disk-offerings', { params: { name: `${name}-do`, diskSize: 5 * GiB } })).inventory.uuid as string;
-  return { zone, cluster, hosts, l2, l3, l3b, backupStorage, image, primaryStorage, offering, diskOffering };
+  const hosts = Array.from({ length: opts.hosts ?? 2 }, (_, i) => {
+    ipSeq++;
+    return { name: `${name}-host-${i}`, managementIp: `10.${200 + Math.floor(ipSeq / 250)}.${ipSeq % 250}.1`, cpuCapacity: opts.cpu ?? 8, memoryCapacity: opts.memory ?? 16 * GiB };
+  });
+  return {
+    instanceOfferings: [{ name: `${name}-io`, cpuNum: 2, memorySize: 2 * GiB }],
+    diskOfferings: [{ name: `${name}-do`, diskSize: 5 * GiB }],
+    backupStorage: [{ name: `${name}-bs`, url: `/sim/${name}-bs`, totalCapacity: 1024 * GiB, images: [{ name: `${name}-image`, url: `http://images.example/${name}.qcow2?size=${opts.imageSize ?? 2 * GiB}` }] }],
+    zones: [{
+      name: `${name}-zone`,
+      backupStorage: [`${name}-bs`],
+      primaryStorage: [{ name: `${name}-ps`, url: `/sim/${name}-ps`, totalCapacity: cap }],
+      l2Networks: [{
+        name: `${name}-l2`, physicalInterface: 'eth0', l3Networks: [
+          { name: `${name}-l3`, ipRanges: [{ startIp: opts.ipStart ?? `${subnet}.10`, endIp: opts.ipEnd ?? `${subnet}.250`, netmask: '255.255.255.0', gateway: `${subnet}.1` }] },
+          { name: `${name}-l3b`, ipRanges: [{ startIp: '172.31.0.10', endIp: '172.31.0.20', netmask: '255.255.255.0', gateway: '172.31.0.1' }] },
+        ],
+      }],
+      clusters: [{ name: `${name}-cluster`, hypervisorType: 'Simulator', primaryStorage: [`${name}-ps`], l2Networks: [`${name}-l2`], hosts }],
+    }],
+  };
+}
+
+export interface VmWorldOptions { hosts?: number; cpu?: number; memory?: number; psCapacity?: number; imageSize?: number; ipStart?: string; ipEnd?: string; subnet?: string }
+
+/** Builds `vmWorldSpec` through the public API with the environment DSL, as a user's script would. */
+export async function buildVmWorld(c: TestClient, name: string, opts: VmWorldOptions = {}): Promise<VmWorld> {
+  const env = await buildEnvironment(c.url, vmWorldSpec(name, opts), undefined, { session: c.session });
+  const u = (suffix: string) => env.uuid(`${name}-${suffix}`);
+  return {
+    zone: u('zone'), cluster: u('cluster'), hosts: Array.from({ length: opts.hosts ?? 2 }, (_, i) => u(`host-${i}`)), l2: u('l2'), l3: u('l3'), l3b: u('l3b'),
+    backupStorage: u('bs'), image: u('image'), primaryStorage: u('ps'), offering: u('io'), diskOffering: u('do'),
+  };
 }
 
 /** Every counter a VM touches: what a failed create must leave exactly as it found it. */
