@@ -42,6 +42,7 @@ describe.skipIf(!canRun || !hasCommand('qemu-system-x86_64'))('strato agent: a V
     const image = join(tinyGuest(), 'tiny-guest.qcow2');
     await host.setUp();
     host.addInterface('eth1');
+    host.inNs(['ip', 'addr', 'add', '192.0.2.10/24', 'dev', 'eth1']);
     await host.startAgent();
     await host.client.callSync(host.endpoint, '/host/connect', { hostUuid, sendCommandUrl: host.sendCommandUrl });
     ps = join(host.dataDir, 'ps');
@@ -67,6 +68,9 @@ describe.skipIf(!canRun || !hasCommand('qemu-system-x86_64'))('strato agent: a V
     await waitForSerial(serial, 'TINYGUEST-DISK vda', 30_000);
     expect(host.linkMaster(theNic.internalName)).toBe('br_eth1');
     expect(host.linkMaster('eth1')).toBe('br_eth1');
+    // ZStack's NoVlan bridge takes over the interface's address (a management address stays reachable)
+    expect(host.inNs(['ip', '-4', '-o', 'addr', 'show', 'dev', 'br_eth1'])).toContain('192.0.2.10/24');
+    expect(host.inNs(['ip', '-4', '-o', 'addr', 'show', 'dev', 'eth1'])).toBe('');
     const sync = await call<{ states: Record<string, string>; vncPorts: Record<string, number> }>('/vm/vmsync', {});
     expect(sync.states).toEqual({ [vmUuid]: 'Running' });
     expect(sync.vncPorts[vmUuid]).toBeGreaterThanOrEqual(5900);

@@ -1,5 +1,9 @@
 import { existsSync } from 'node:fs';
 import { exec } from '../exec.ts';
+import { KeyedQueue } from '../keyed-queue.ts';
+
+/** Two VMs starting at once on one bridge must not both move the interface's addresses. */
+const bridgeQueue = new KeyedQueue();
 
 /** What the node tells about a NIC's network (see README: "what the agent expects"). */
 export interface NicNetwork {
@@ -25,7 +29,11 @@ export function bridgeOf(nic: NicNetwork): string | undefined {
  * `/network/l2novlan/createbridge`). Addresses and the default route on the interface move to the
  * bridge, so a host whose management address sits on that interface stays reachable.
  */
-export async function ensureBridge(bridge: string, physicalInterface?: string | null): Promise<void> {
+export function ensureBridge(bridge: string, physicalInterface?: string | null): Promise<void> {
+  return bridgeQueue.run(bridge, () => makeBridge(bridge, physicalInterface));
+}
+
+async function makeBridge(bridge: string, physicalInterface?: string | null): Promise<void> {
   if (physicalInterface && !linkExists(physicalInterface)) throw new Error(`physical interface ${physicalInterface} does not exist on this host`);
   if (!linkExists(bridge)) {
     await exec('ip', ['link', 'add', bridge, 'type', 'bridge']).catch((e: unknown) => {
