@@ -4,6 +4,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, MysqlDialect, SqliteDialect, sql } from 'kysely';
 import { createPool } from 'mysql2';
 import { registerDirectReader } from './direct-read.ts';
+import { registerWriteEpoch } from './write-epochs.ts';
 import { cachingSqliteDatabase } from './sqlite-statement-cache.ts';
 
 export type DbKind = 'sqlite' | 'mysql';
@@ -41,6 +42,7 @@ function openSqlite(path: string): Database {
   const driverDb = cachingSqliteDatabase(raw);
   const db = new Kysely<any>({ dialect: new SqliteDialect({ database: driverDb }) });
   registerDirectReader(db, (sql, params) => driverDb.readNow(sql, params));
+  registerWriteEpoch(db, (table) => driverDb.writeEpoch(table));
   return { kind: 'sqlite', url: `sqlite:${path}`, db, close: () => db.destroy() };
 }
 

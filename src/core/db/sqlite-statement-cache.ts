@@ -1,5 +1,6 @@
 import type { Database as BetterSqlite, Statement } from 'better-sqlite3';
 import type { SqliteDatabase, SqliteStatement } from 'kysely';
+import { WriteCounter, writeTarget } from './write-epochs.ts';
 
 /**
  * What Kysely's SQLite dialect sees of better-sqlite3, with two changes made once at the driver:
@@ -7,8 +8,12 @@ import type { SqliteDatabase, SqliteStatement } from 'kysely';
  * costs as much as running a small query), and JavaScript booleans are bound as 0/1, which
  * better-sqlite3 refuses and MariaDB accepts, so services write `true` on both.
  */
-export function cachingSqliteDatabase(raw: BetterSqlite, capacity = 500): SqliteDatabase & { readNow(sql: string, params: readonly unknown[]): Record<string, unknown>[] | undefined } {
+export function cachingSqliteDatabase(raw: BetterSqlite, capacity = 500): SqliteDatabase & { readNow(sql: string, params: readonly unknown[]): Record<string, unknown>[] | undefined; writeEpoch(table: string): string } {
   const cache = new Map<string, CachedStatement>();
+  // Every statement of this node passes here, so counting them per table tells when a table may have
+  // changed; `data_version` moves when another connection commits (another process on the same file).
+  const dataVersion = raw.prepare('PRAGMA data_version').pluck();
+  const writes = new WriteCounter(() => dataVersion.get());
   const entry = (sql: string): CachedStatement => {
     let e = cache.get(sql);
     if (e) {
@@ -19,7 +24,8 @@ export function cachingSqliteDatabase(raw: BetterSqlite, capacity = 500): Sqlite
     }
     const stmt = raw.prepare(sql);
     const columns = stmt.reader ? stmt.columns().map((c) => c.name) : undefined;
-    e = { stmt, wrapped: wrap(stmt, columns), columns };
+    const target = writeTarget(sql);
+    e = { stmt, wrapped: wrap(stmt, columns, target === undefined ? undefined : () => writes.bump(target)), columns };
     cache.set(sql, e);
     if (cache.size > capacity) cache.delete(cache.keys().next().value as string);
     return e;
@@ -35,6 +41,7 @@ export function cachingSqliteDatabase(raw: BetterSqlite, capacity = 500): Sqlite
       const { stmt, columns } = entry(sql);
       return readRows(stmt, columns, params);
     },
+    writeEpoch: (table) => writes.epoch(table),
     close: () => {
       cache.clear();
       raw.close();
@@ -89,11 +96,35 @@ function readRows(stmt: Statement, columns: string[] | undefined, params: readon
   return rows;
 }
 
-function wrap(stmt: Statement, columns: string[] | undefined): SqliteStatement {
+/** `wrote` (for statements that may write) is called after the statement ran, and also when it failed part-way. */
+function wrap(stmt: Statement, columns: string[] | undefined, wrote: (() => void) | undefined): SqliteStatement {
+  if (!wrote) {
+    return {
+      reader: stmt.reader,
+      all: (params) => readRows(stmt, columns, params) as any,
+      run: (params) => stmt.run(bindable(params)) as any,
+      iterate: (params) => stmt.iterate(bindable(params)),
+    };
+  }
   return {
     reader: stmt.reader,
-    all: (params) => readRows(stmt, columns, params) as any,
-    run: (params) => stmt.run(bindable(params)) as any,
-    iterate: (params) => stmt.iterate(bindable(params)),
+    all: (params) => {
+      try {
+        return readRows(stmt, columns, params) as any;
+      } finally {
+        wrote();
+      }
+    },
+    run: (params) => {
+      try {
+        return stmt.run(bindable(params)) as any;
+      } finally {
+        wrote();
+      }
+    },
+    iterate: (params) => {
+      wrote();
+      return stmt.iterate(bindable(params));
+    },
   };
 }

@@ -1,5 +1,8 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freshTestDatabase, testDatabaseKinds, type TestDatabase } from '../db/index.ts';
+import { freshTestDatabase, openDatabase, testDatabaseKinds, type TestDatabase } from '../db/index.ts';
 import { shapeKey } from './compiled-cache.ts';
 import { executeQuery } from './query.ts';
 import { seedTestData, testRegistry, u, ZoneInv } from './test-inventories.ts';
@@ -25,6 +28,44 @@ describe.each(testDatabaseKinds())('compiled query shapes on %s', (kind) => {
     const total = async (q: string) => (await executeQuery(t!.db, reg, 'HostInventory', { conditions: [q], count: true })).total;
     expect(await total('cpuNum<8')).toBe(2);
     expect(await total('cpuNum<100')).toBe(4);
+  });
+
+  it('answers a repeated total right after any write to the table: own writes, rolled-back ones, deletes and other connections\' commits', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'strato-test-totals-'));
+    t = await freshTestDatabase(kind, dir);
+    await seedTestData(t);
+    const reg = testRegistry();
+    const total = async () => (await executeQuery(t!.db, reg, 'HostInventory', { conditions: ['cpuNum>=4'], count: true })).total;
+    const setCpu = (n: string, cpu: number) => t!.db.updateTable('host').set({ cpuNum: cpu }).where('uuid', '=', u(n)).execute();
+    try {
+      expect(await total()).toBe(3);
+      expect(await total()).toBe(3); // SQLite: now from the shape's remembered totals
+      await setCpu('h4', 4);
+      expect(await total()).toBe(4);
+      await t.db.transaction().execute(async (trx) => { await trx.updateTable('host').set({ cpuNum: 1 }).where('uuid', '=', u('h1')).execute(); }).catch(() => undefined);
+      expect(await total()).toBe(3);
+      await t.db.transaction().execute(async (trx) => {
+        await trx.updateTable('host').set({ cpuNum: 4 }).where('uuid', '=', u('h1')).execute();
+        throw new Error('rolled back');
+      }).catch(() => undefined);
+      expect(await total()).toBe(3);
+      await t.db.deleteFrom('host').where('uuid', '=', u('h4')).execute();
+      expect(await total()).toBe(2);
+      if (kind === 'sqlite') {
+        // Another connection (another process on the same file) commits: seen through SQLite's data_version.
+        const other = await openDatabase(t.url);
+        try {
+          await other.db.updateTable('host').set({ cpuNum: 32 }).where('uuid', '=', u('h1')).execute();
+        } finally {
+          await other.close();
+        }
+        expect(await total()).toBe(3);
+      }
+    } finally {
+      await t.drop();
+      t = undefined;
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('still validates values of a cached shape', async () => {
