@@ -83,11 +83,14 @@ describe.skipIf(!canRun || !hasCommand('qemu-system-x86_64'))('strato agent: a V
     expect(existsSync(join(host.dataDir, 'vms', other))).toBe(false);
   });
 
-  it('pauses and resumes the VM (QMP stop/cont, confirmed by query-status)', async () => {
+  it('pauses and resumes the VM (QMP stop/cont, confirmed by query-status), reporting nothing the node asked for', async () => {
+    host.reports.length = 0;
     await call('/vm/pause', { vmInstanceUuid: vmUuid });
     expect((await call<{ states: Record<string, string> }>('/vm/checkstate', { vmInstanceUuids: [vmUuid] })).states[vmUuid]).toBe('Paused');
     await call('/vm/resume', { vmInstanceUuid: vmUuid });
     expect((await call<{ states: Record<string, string> }>('/vm/checkstate', { vmInstanceUuids: [vmUuid] })).states[vmUuid]).toBe('Running');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(host.reports).toEqual([]);
   });
 
   it('hot-attaches a data volume the guest sees, and detaches it', async () => {

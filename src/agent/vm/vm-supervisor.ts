@@ -150,20 +150,24 @@ export class VmSupervisor {
     vm.state = 'Running';
   }
 
-  async pause(uuid: string): Promise<void> {
-    const vm = this.require(uuid);
-    await vm.qmp.execute('stop');
-    vm.state = await statusOf(vm.qmp);
-    if (vm.state !== 'Paused') throw new Error(`VM ${uuid} is still ${vm.state} after stop`);
-    this.#countStates();
+  pause(uuid: string): Promise<void> {
+    return this.#runState(this.require(uuid), 'stop', 'Paused');
   }
 
-  async resume(uuid: string): Promise<void> {
-    const vm = this.require(uuid);
-    await vm.qmp.execute('cont');
-    vm.state = await statusOf(vm.qmp);
-    if (vm.state !== 'Running') throw new Error(`VM ${uuid} is still ${vm.state} after cont`);
-    this.#countStates();
+  resume(uuid: string): Promise<void> {
+    return this.#runState(this.require(uuid), 'cont', 'Running');
+  }
+
+  /** QMP stop/cont, confirmed by query-status. The state is set first: the STOP/RESUME event that follows is ours, not news. */
+  async #runState(vm: VmHandle, command: string, want: VmRunState): Promise<void> {
+    vm.state = want;
+    try {
+      await vm.qmp.execute(command);
+    } finally {
+      vm.state = await statusOf(vm.qmp).catch(() => vm.state);
+      this.#countStates();
+    }
+    if (vm.state !== want) throw new Error(`VM ${vm.uuid} is ${vm.state} after ${command}`);
   }
 
   /**
