@@ -39,6 +39,11 @@ interface Fixtures {
   eip: string;
   vm: string;
   vmNic: string;
+  account: string;
+  user: string;
+  userGroup: string;
+  policy: string;
+  accessKey: string;
 }
 
 /**
@@ -52,6 +57,32 @@ const VALID: Record<string, (f: Fixtures) => Record<string, unknown>> = {
   GetTaskProgress: (f) => ({ apiId: f.zone, all: true }),
   RenewSession: (f) => ({ sessionUuid: f.session, duration: 3600 }),
   QueryAccount: () => ({ limit: 10 }),
+  LogInByUser: () => ({ accountName: 'admin', userName: 'bad-input-user', password: sha512('password'), clientInfo: { browser: 'x' } }),
+  CreateAccount: () => ({ name: 'bad-input-new-account', password: sha512('x'), type: 'Normal', description: 'd' }),
+  UpdateAccount: (f) => ({ uuid: f.account, name: 'renamed', description: 'd', password: sha512('y'), oldPassword: sha512('x') }),
+  DeleteAccount: (f) => ({ uuid: f.account }),
+  CreateUser: () => ({ name: 'bad-input-new-user', password: sha512('x'), description: 'd' }),
+  UpdateUser: (f) => ({ uuid: f.user, name: 'renamed', description: 'd', password: sha512('y'), oldPassword: sha512('x') }),
+  DeleteUser: (f) => ({ uuid: f.user }),
+  CreateUserGroup: () => ({ name: 'bad-input-new-group', description: 'd' }),
+  UpdateUserGroup: (f) => ({ uuid: f.userGroup, name: 'renamed', description: 'd' }),
+  DeleteUserGroup: (f) => ({ uuid: f.userGroup }),
+  AddUserToGroup: (f) => ({ groupUuid: f.userGroup, userUuid: f.user }),
+  RemoveUserFromGroup: (f) => ({ groupUuid: f.userGroup, userUuid: f.user }),
+  CreatePolicy: () => ({ name: 'bad-input-new-policy', description: 'd', statements: [{ name: 's', effect: 'Allow', principals: [], actions: ['*'], resources: ['*'] }] }),
+  DeletePolicy: (f) => ({ uuid: f.policy }),
+  AttachPolicyToUser: (f) => ({ userUuid: f.user, policyUuid: f.policy }),
+  DetachPolicyFromUser: (f) => ({ userUuid: f.user, policyUuid: f.policy }),
+  AttachPolicyToUserGroup: (f) => ({ groupUuid: f.userGroup, policyUuid: f.policy }),
+  DetachPolicyFromUserGroup: (f) => ({ groupUuid: f.userGroup, policyUuid: f.policy }),
+  CreateAccessKey: (f) => ({ accountUuid: ADMIN_ACCOUNT_UUID, userUuid: f.user, description: 'd', AccessKeyID: 'A'.repeat(20), AccessKeySecret: 'b'.repeat(40) }),
+  ChangeAccessKeyState: (f) => ({ uuid: f.accessKey, stateEvent: 'disable' }),
+  DeleteAccessKey: (f) => ({ uuid: f.accessKey }),
+  QueryUser: () => ({ limit: 10 }),
+  QueryUserGroup: () => ({ limit: 10 }),
+  QueryPolicy: () => ({ limit: 10 }),
+  QueryAccessKey: () => ({ limit: 10 }),
+  QueryAudit: () => ({ limit: 10 }),
   ShareResource: (f) => ({ resourceUuids: [f.image], accountUuids: [ADMIN_ACCOUNT_UUID], toPublic: false }),
   RevokeResourceSharing: (f) => ({ resourceUuids: [f.image], accountUuids: [ADMIN_ACCOUNT_UUID], toPublic: false, all: false }),
   ChangeResourceOwner: (f) => ({ accountUuid: ADMIN_ACCOUNT_UUID, resourceUuid: f.image }),
@@ -218,7 +249,25 @@ const VALID: Record<string, (f: Fixtures) => Record<string, unknown>> = {
 };
 
 /** What an unknown (well-formed) uuid in a uuid parameter is answered with. */
-const UNKNOWN_UUID: Record<string, 'not-found' | 'invalid-session' | 'idempotent-ok'> = {
+const UNKNOWN_UUID: Record<string, 'not-found' | 'invalid-session' | 'idempotent-ok' | 'login-refused'> = {
+  // an unknown account is answered as a wrong password: names are not disclosed
+  LogInByUser: 'login-refused',
+  UpdateAccount: 'not-found',
+  DeleteAccount: 'idempotent-ok',
+  UpdateUser: 'not-found',
+  DeleteUser: 'idempotent-ok',
+  UpdateUserGroup: 'not-found',
+  DeleteUserGroup: 'idempotent-ok',
+  AddUserToGroup: 'not-found',
+  RemoveUserFromGroup: 'not-found',
+  DeletePolicy: 'idempotent-ok',
+  AttachPolicyToUser: 'not-found',
+  DetachPolicyFromUser: 'not-found',
+  AttachPolicyToUserGroup: 'not-found',
+  DetachPolicyFromUserGroup: 'not-found',
+  CreateAccessKey: 'not-found',
+  ChangeAccessKeyState: 'not-found',
+  DeleteAccessKey: 'idempotent-ok',
   // a job that reported nothing (or expired) has no progress: an empty list, as ZStack answers
   GetTaskProgress: 'idempotent-ok',
   RenewSession: 'invalid-session',
@@ -350,6 +399,9 @@ const colourTags: ServiceModule = {
 /** The storage services' tables: a refused request changes none of them either. */
 const STORAGE_TABLES = ['primary_storage', 'primary_storage_cluster_ref', 'image_cache', 'volume', 'volume_snapshot', 'volume_snapshot_tree'];
 
+/** The identity tables: a refused request changes none of them. */
+const IDENTITY_TABLES = ['account_user', 'user_group', 'user_group_user_ref', 'policy', 'user_policy_ref', 'user_group_policy_ref', 'access_key'];
+
 /** The network services' tables: a refused request changes none of them. */
 const NETWORK_TABLES = ['l2_network', 'vni_range', 'l2_network_cluster_ref', 'l3_network', 'ip_range', 'used_ip', 'l3_network_dns', 'network_service_l3_ref', 'security_group', 'security_group_rule', 'security_group_l3_ref', 'vip', 'vip_network_services_ref', 'eip'];
 
@@ -363,7 +415,7 @@ describe.each(testDatabaseKinds())('bad input on every API of the catalog on %s'
 
   /** Everything a refused request must leave untouched. */
   async function snapshot() {
-    return { rows: await countRows(db(), [...COUNTED_TABLES, 'session', 'account', ...NETWORK_TABLES, ...STORAGE_TABLES]), config: await configValues(db()), zone: await db().selectFrom('zone').selectAll().where('uuid', '=', f.zone).executeTakeFirst(), cluster: await db().selectFrom('cluster').selectAll().where('uuid', '=', f.cluster).executeTakeFirst(), systemTag: await db().selectFrom('system_tag').select(['tag']).where('uuid', '=', f.systemTag).executeTakeFirst() };
+    return { rows: await countRows(db(), [...COUNTED_TABLES, 'session', 'account', ...IDENTITY_TABLES, ...NETWORK_TABLES, ...STORAGE_TABLES]), config: await configValues(db()), zone: await db().selectFrom('zone').selectAll().where('uuid', '=', f.zone).executeTakeFirst(), cluster: await db().selectFrom('cluster').selectAll().where('uuid', '=', f.cluster).executeTakeFirst(), systemTag: await db().selectFrom('system_tag').select(['tag']).where('uuid', '=', f.systemTag).executeTakeFirst() };
   }
 
   const send = (r: CatalogRequest) => c.send(r.method, r.path, r.body);
@@ -415,7 +467,12 @@ describe.each(testDatabaseKinds())('bad input on every API of the catalog on %s'
     await c.call('POST', `/zones/${zone.uuid}/backup-storage/${backupStorage.inventory.uuid}`, { params: {} });
     await c.call('POST', `/clusters/${simulatorCluster.uuid}/primary-storage/${primaryStorage.inventory.uuid}`, { params: {} });
     const vm = await c.call('POST', '/vm-instances', { params: { name: 'bad-input-vm', instanceOfferingUuid: instanceOffering.inventory.uuid, imageUuid: image.inventory.uuid, l3NetworkUuids: [l3.inventory.uuid] } });
-    f = { vm: vm.inventory.uuid, vmNic: vm.inventory.vmNics[0].uuid, primaryStorage: primaryStorage.inventory.uuid, volume: volume.inventory.uuid, l2Network: l2.inventory.uuid, vxlanPool: pool.inventory.uuid, vniRange: vniRange.inventory.uuid, l3Network: l3.inventory.uuid, ipRange: ipRange.inventory.uuid, networkServiceProvider: providers.inventories[0].uuid, zone: zone.uuid, cluster: cluster.uuid, userTag: userTag.inventory.uuid, systemTag: systemTag.inventory.uuid, session: other.session, instanceOffering: instanceOffering.inventory.uuid, diskOffering: diskOffering.inventory.uuid, backupStorage: backupStorage.inventory.uuid, image: image.inventory.uuid, simulatorCluster: simulatorCluster.uuid, host: host.inventory.uuid, securityGroup: securityGroup.inventory.uuid, securityGroupRule: securityGroupRule.inventory.rules.find((r: any) => r.startPort === 53).uuid, publicL3Network: publicL3.inventory.uuid, publicIpRange: publicIpRange.inventory.uuid, vip: vip.inventory.uuid, freeVip: freeVip.inventory.uuid, eip: eip.inventory.uuid };
+    const account = await c.call('POST', '/accounts', { params: { name: 'bad-input-account', password: sha512('x') } });
+    const user = await c.call('POST', '/accounts/users', { params: { name: 'bad-input-user', password: sha512('password') } });
+    const userGroup = await c.call('POST', '/accounts/groups', { params: { name: 'bad-input-group' } });
+    const policy = await c.call('POST', '/accounts/policies', { params: { name: 'bad-input-policy', statements: [{ effect: 'Allow', actions: ['*'] }] } });
+    const accessKey = await c.call('POST', '/accesskeys', { params: { accountUuid: ADMIN_ACCOUNT_UUID, userUuid: ADMIN_ACCOUNT_UUID } });
+    f = { account: account.inventory.uuid, user: user.inventory.uuid, userGroup: userGroup.inventory.uuid, policy: policy.inventory.uuid, accessKey: accessKey.inventory.uuid, vm: vm.inventory.uuid, vmNic: vm.inventory.vmNics[0].uuid, primaryStorage: primaryStorage.inventory.uuid, volume: volume.inventory.uuid, l2Network: l2.inventory.uuid, vxlanPool: pool.inventory.uuid, vniRange: vniRange.inventory.uuid, l3Network: l3.inventory.uuid, ipRange: ipRange.inventory.uuid, networkServiceProvider: providers.inventories[0].uuid, zone: zone.uuid, cluster: cluster.uuid, userTag: userTag.inventory.uuid, systemTag: systemTag.inventory.uuid, session: other.session, instanceOffering: instanceOffering.inventory.uuid, diskOffering: diskOffering.inventory.uuid, backupStorage: backupStorage.inventory.uuid, image: image.inventory.uuid, simulatorCluster: simulatorCluster.uuid, host: host.inventory.uuid, securityGroup: securityGroup.inventory.uuid, securityGroupRule: securityGroupRule.inventory.rules.find((r: any) => r.startPort === 53).uuid, publicL3Network: publicL3.inventory.uuid, publicIpRange: publicIpRange.inventory.uuid, vip: vip.inventory.uuid, freeVip: freeVip.inventory.uuid, eip: eip.inventory.uuid };
   });
   afterAll(async () => t?.stop());
 
@@ -459,7 +516,7 @@ describe.each(testDatabaseKinds())('bad input on every API of the catalog on %s'
       if (expected === 'idempotent-ok') expect(r.status, what).toBe(200);
       else {
         expect(r.status, what).toBe(503);
-        expect(r.body.error.code, what).toBe(expected === 'invalid-session' ? IdentityErrors.INVALID_SESSION.code : SysErrors.RESOURCE_NOT_FOUND.code);
+        expect(r.body.error.code, what).toBe(expected === 'invalid-session' ? IdentityErrors.INVALID_SESSION.code : expected === 'login-refused' ? IdentityErrors.AUTHENTICATION_ERROR.code : SysErrors.RESOURCE_NOT_FOUND.code);
       }
     }
 

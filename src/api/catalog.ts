@@ -5,6 +5,7 @@ import { clusterApis } from '../services/cluster/apis.ts';
 import { globalConfigApis } from '../services/global-config/apis.ts';
 import { hostApis } from '../services/host/apis.ts';
 import { identityApis } from '../services/identity/apis.ts';
+import { auditApis } from '../services/audit/apis.ts';
 import { imageApis } from '../services/image/apis.ts';
 import { offeringApis } from '../services/offering/apis.ts';
 import { queryApis } from '../services/query/apis.ts';
@@ -29,4 +30,4 @@ import { taskProgressApis } from '../services/task-progress/index.ts';
  * Every API definition, as pure data (schemas, paths, names) without handlers: what the CLI and the
  * OpenAPI generator read. The node registers the same definitions through each service module.
  */
-export const apiCatalog: readonly ApiDef[] = [...identityApis, ...queryApis, ...ownershipApis, ...quotaApis, ...zoneApis, ...clusterApis, ...tagApis, ...globalConfigApis, ...offeringApis, ...backupStorageApis, ...simulatorBackupStorageApis, ...imageApis, ...hostApis, ...l2NetworkApis, ...l3NetworkApis, ...networkServiceApis, ...securityGroupApis, ...vipApis, ...eipApis, ...primaryStorageApis, ...simulatorPrimaryStorageApis, ...volumeApis, ...volumeSnapshotApis, ...vmApis, ...taskProgressApis] as ApiDef[];
+export const apiCatalog: readonly ApiDef[] = [...identityApis, ...auditApis, ...queryApis, ...ownershipApis, ...quotaApis, ...zoneApis, ...clusterApis, ...tagApis, ...globalConfigApis, ...offeringApis, ...backupStorageApis, ...simulatorBackupStorageApis, ...imageApis, ...hostApis, ...l2NetworkApis, ...l3NetworkApis, ...networkServiceApis, ...securityGroupApis, ...vipApis, ...eipApis, ...primaryStorageApis, ...simulatorPrimaryStorageApis, ...volumeApis, ...volumeSnapshotApis, ...vmApis, ...taskProgressApis] as ApiDef[];

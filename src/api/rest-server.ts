@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -21,10 +22,13 @@ export interface RestServerDeps {
   jobs: ApiJobStore;
   log: Logger;
   metrics: Registry;
-  /** Resolves `Authorization: OAuth <session>` to a caller; throws ID.1002 for a bad or expired session. */
-  authenticate(sessionUuid: string): Promise<Caller>;
+  /**
+   * Resolves the `Authorization` header's credentials to a caller: `OAuth <session>` (ID.1002 for a bad
+   * or expired session) or an access-key signed request `ZStack <id>:<signature>` (ID.1001 when refused).
+   */
+  authenticate(credentials: Credentials): Promise<Caller>;
   /** Runs an API call (on the bus) and resolves with the handler's value. */
-  dispatch(api: ApiDef, params: Record<string, unknown>, ctx: { caller?: Caller; apiId: string; deadline: number }): Promise<unknown>;
+  dispatch(api: ApiDef, params: Record<string, unknown>, ctx: CallContext): Promise<unknown>;
   classNameOf(inventory: string): string | undefined;
   webhook?: WebhookOptions;
   /** Default deadlines when neither the API nor `X-API-Timeout` gives one. */
@@ -37,6 +41,31 @@ export interface RestServerDeps {
 }
 
 const PREFIX = '/zstack/v1';
+
+export interface CallContext {
+  caller?: Caller;
+  apiId: string;
+  deadline: number;
+  /** The client's address (for the audit). */
+  clientIp?: string;
+}
+
+/** What the `Authorization` header carries. */
+export type Credentials =
+  | { session: string }
+  | {
+      accessKey: {
+        accessKeyId: string;
+        signature: string;
+        method: string;
+        /** The `Date` header as sent: it is part of what was signed. */
+        date: string;
+        /** `/v1` + the path as requested, and `/v1` + the route template (ZStack's SDK signs the template for queries). */
+        paths: string[];
+        /** Digest of the whole request (method, URL with query, body): the same request twice is a replay. */
+        fingerprint: string;
+      };
+    };
 
 export async function buildRestServer(deps: RestServerDeps): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 8 * 1024 * 1024, routerOptions: { ignoreTrailingSlash: true, querystringParser: parseFormQuery } });
@@ -118,14 +147,7 @@ async function handleApi(deps: RestServerDeps, pendingWebhooks: Set<Promise<unkn
   const timeoutHeader = header(req, 'x-api-timeout');
   if (timeoutHeader !== undefined && !/^\d+$/.test(timeoutHeader)) throw new TransportError(400, `invalid X-API-Timeout [${timeoutHeader}]: it must be milliseconds`);
 
-  let caller: Caller | undefined;
-  if (!api.noSession) {
-    const auth = header(req, 'authorization');
-    if (auth === undefined) throw new TransportError(400, 'missing the Authorization header: send "Authorization: OAuth <session uuid>"');
-    const m = /^OAuth\s+(\S+)$/.exec(auth);
-    if (!m) throw new TransportError(400, 'malformed Authorization header: expected "OAuth <session uuid>"');
-    caller = await deps.authenticate(m[1]);
-  }
+  const caller = api.noSession ? undefined : await deps.authenticate(credentialsOf(req, api, byUuid !== undefined));
 
   validateParams(api, params);
 
@@ -134,7 +156,7 @@ async function handleApi(deps: RestServerDeps, pendingWebhooks: Set<Promise<unkn
 
   if (api.kind === 'sync') {
     const apiId = jobHeader ?? newUuid();
-    const value = await deps.dispatch(api, params, { caller, apiId, deadline });
+    const value = await deps.dispatch(api, params, { caller, apiId, deadline, clientIp: req.ip });
     return reply.code(200).send(renderResult(api, value, deps.classNameOf));
   }
 
@@ -142,14 +164,14 @@ async function handleApi(deps: RestServerDeps, pendingWebhooks: Set<Promise<unkn
   const location = `${req.protocol}://${req.host}${PREFIX}/api-jobs/${jobUuid}`;
   const created = await deps.jobs.create({ uuid: jobUuid, apiName: api.name, accountUuid: caller?.accountUuid, webhook });
   if (created) {
-    const run = runJob(deps, api, params, { caller, apiId: jobUuid, deadline }, webhook);
+    const run = runJob(deps, api, params, { caller, apiId: jobUuid, deadline, clientIp: req.ip }, webhook);
     pendingWebhooks.add(run);
     void run.finally(() => pendingWebhooks.delete(run));
   }
   return reply.code(202).send({ location, apiTimeout: timeoutMs });
 }
 
-async function runJob(deps: RestServerDeps, api: ApiDef, params: Record<string, unknown>, ctx: { caller?: Caller; apiId: string; deadline: number }, webhook: string | undefined): Promise<void> {
+async function runJob(deps: RestServerDeps, api: ApiDef, params: Record<string, unknown>, ctx: CallContext, webhook: string | undefined): Promise<void> {
   let outcome: { success: true; body: Record<string, unknown> } | { success: false; error: ErrorCode };
   try {
     const value = await deps.dispatch(api, params, ctx);
@@ -163,6 +185,31 @@ async function runJob(deps: RestServerDeps, api: ApiDef, params: Record<string, 
     deps.log.error({ err: e, job: ctx.apiId }, 'failed to record an api job result');
   }
   if (webhook) await deliverWebhook(webhook, ctx.apiId, outcome.success, outcome.success ? outcome.body : { error: outcome.error }, deps.log, deps.webhook ?? defaultWebhookOptions);
+}
+
+/**
+ * `Authorization: OAuth <session uuid>`, or ZStack's access-key form `ZStack <AccessKeyId>:<signature>`
+ * with the `Date` header that was signed (reference/zstack-java-sdk-wire.md §1.7).
+ */
+function credentialsOf(req: FastifyRequest, api: ApiDef, byUuid: boolean): Credentials {
+  const auth = header(req, 'authorization');
+  if (auth === undefined) throw new TransportError(400, 'missing the Authorization header: send "Authorization: OAuth <session uuid>" or a signed "Authorization: ZStack <AccessKeyId>:<signature>"');
+  const oauth = /^OAuth\s+(\S+)$/.exec(auth);
+  if (oauth) return { session: oauth[1] };
+  const signed = /^ZStack\s+([^:\s]+):(\S+)$/.exec(auth);
+  if (!signed) throw new TransportError(400, 'malformed Authorization header: expected "OAuth <session uuid>" or "ZStack <AccessKeyId>:<signature>"');
+  const date = header(req, 'date');
+  if (date === undefined) throw new TransportError(400, 'a signed request needs the Date header it was signed with');
+  const asRequested = req.url.split('?')[0].replace(/^\/zstack/, '');
+  let decoded = asRequested;
+  try {
+    decoded = decodeURIComponent(asRequested);
+  } catch {
+    /* keep it as requested */
+  }
+  const template = `/v1${api.path}${byUuid ? '/{uuid}' : ''}`;
+  const fingerprint = createHash('sha256').update(`${req.method}\n${req.url}\n${req.body === undefined ? '' : JSON.stringify(req.body)}`).digest('hex');
+  return { accessKey: { accessKeyId: signed[1], signature: signed[2], method: req.method, date, paths: [...new Set([asRequested, decoded, template])], fingerprint } };
 }
 
 /** Several action APIs share `PUT …/{uuid}/actions`; the body's single key names the action. */

@@ -24,6 +24,7 @@ import { WorkQueues } from '../core/queue/index.ts';
 import { SystemTagRegistry, TagStore } from '../core/tag/index.ts';
 import { newUuid } from '../core/util/uuid.ts';
 import { permissionInterceptor, systemTagInterceptor } from './interceptors.ts';
+import { ApiCallHeaders, IdentityMessages } from '../contracts/identity.ts';
 import { Membership, membershipMigration } from './membership.ts';
 import { builtinModules } from './modules.ts';
 import { startPeriodicTasks } from './periodic-tasks.ts';
@@ -124,7 +125,7 @@ export class ManagementNode {
     await ctx.config.load(db);
 
     bus.addInterceptor(createLoggingInterceptor(log.child({ component: 'bus' })));
-    bus.addInterceptor(permissionInterceptor(ctx.apis));
+    bus.addInterceptor(permissionInterceptor(ctx.apis, bus));
     bus.addInterceptor(systemTagInterceptor(ctx.apis, ctx.systemTags));
 
     const jobs = new ApiJobStore(db, nodeUuid);
@@ -137,10 +138,13 @@ export class ManagementNode {
       webhook: opts.webhook,
       drainTimeoutMs: opts.drainTimeoutMs,
       classNameOf: (name) => ctx.inventories.find(name)?.className,
-      authenticate: (sessionUuid) => bus.call<Caller>('identity', 'identity.Authenticate', { sessionUuid }),
+      authenticate: (cred) => ('session' in cred ? bus.call<Caller>('identity', IdentityMessages.authenticate, { sessionUuid: cred.session }) : bus.call<Caller>('identity', IdentityMessages.authenticateAccessKey, cred.accessKey)),
       dispatch: (api, params, c) => runWithContext({ deadline: c.deadline, caller: c.caller, apiId: c.apiId }, () => {
         const resourceUuid = api.resourceUuidParam ? (params[api.resourceUuidParam] as string | undefined) : undefined;
-        return bus.call(api.service, api.name, params, { resourceUuid });
+        // Marks the call's own message: the permission check and the audit act on it, not on what services send on its behalf.
+        const headers: Record<string, string> = { [ApiCallHeaders.entry]: '1' };
+        if (c.clientIp) headers[ApiCallHeaders.clientIp] = c.clientIp;
+        return bus.call(api.service, api.name, params, { resourceUuid, headers });
       }),
       extraRoutes: (a) => {
         a.post(BUS_MESSAGES_PATH, (req) => endpoint.handleMessage(req.body, req.headers));

@@ -30,6 +30,7 @@ import { simulatorVmPlugin } from '../plugins/simulator-vm/index.ts';
 import { kvmPlugin } from '../plugins/kvm/index.ts';
 import { imageStorePlugin } from '../plugins/image-store/index.ts';
 import { taskProgressService } from '../services/task-progress/index.ts';
+import { auditService } from '../services/audit/index.ts';
 
 /** The services a management node loads, in order; plugins follow them. */
-export const builtinModules: readonly ServiceModule[] = [globalConfigService, tagService, identityService, queryService, ownershipService, quotaService, taskProgressService, zoneService, clusterService, l2NetworkService, l3NetworkService, networkServiceService, securityGroupService, vipService, eipService, offeringService, backupStorageService, imageService, simulatorBackupStoragePlugin, hostService, hostAllocatorService, simulatorPlugin, primaryStorageService, volumeService, volumeSnapshotService, localStoragePlugin, simulatorPrimaryStoragePlugin, vmService, simulatorVmPlugin, kvmPlugin, imageStorePlugin];
+export const builtinModules: readonly ServiceModule[] = [globalConfigService, tagService, identityService, auditService, queryService, ownershipService, quotaService, taskProgressService, zoneService, clusterService, l2NetworkService, l3NetworkService, networkServiceService, securityGroupService, vipService, eipService, offeringService, backupStorageService, imageService, simulatorBackupStoragePlugin, hostService, hostAllocatorService, simulatorPlugin, primaryStorageService, volumeService, volumeSnapshotService, localStoragePlugin, simulatorPrimaryStoragePlugin, vmService, simulatorVmPlugin, kvmPlugin, imageStorePlugin];

@@ -2,10 +2,14 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 
 /** Who is calling: filled by the API layer from the session, carried by every message sent on the call's behalf. */
 export interface Caller {
-  sessionUuid: string;
+  /** Absent for callers that signed the request with an access key instead of a session. */
+  sessionUuid?: string;
   accountUuid: string;
+  /** The account's own uuid when the account itself calls; a user's uuid otherwise. */
   userUuid: string;
   accountType: 'SystemAdmin' | 'Normal';
+  /** Set when the request was signed with an access key (`Authorization: ZStack <id>:<signature>`). */
+  accessKeyId?: string;
 }
 
 /**

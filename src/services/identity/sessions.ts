@@ -2,9 +2,10 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Caller } from '../../core/bus/context.ts';
 import type { ConfigHandle } from '../../core/config/index.ts';
-import { IdentityErrors, StratoError } from '../../core/errors/index.ts';
+import { IdentityErrors, StratoError, SysErrors } from '../../core/errors/index.ts';
 import { rowToInventory } from '../../core/query/inventory.ts';
 import { isUuid, newUuid } from '../../core/util/uuid.ts';
+import { accountPrincipal, userPrincipal, type LoginGuard } from './login-guard.ts';
 import { hashSecret, verifySecret } from './password.ts';
 import { ADMIN_ACCOUNT_UUID, INITIAL_ADMIN_PASSWORD_SHA512, SessionInventory } from './schema.ts';
 
@@ -18,6 +19,10 @@ export interface SessionsOptions {
   cacheMs?: number;
   /** Seconds between purges of expired sessions (ZStack's `identity.session.cleanup.interval`). */
   cleanupIntervalSeconds?: ConfigHandle<number>;
+  /** At most this many open sessions per account or user (ZStack's `identity.session.maxConcurrent`). */
+  maxConcurrent?: ConfigHandle<number>;
+  /** Counts failed logins and locks principals out. */
+  guard?: LoginGuard;
   log?: Logger;
 }
 
@@ -47,14 +52,52 @@ export class Sessions {
 
   async logIn(accountName: string, passwordSha512: string): Promise<Record<string, unknown>> {
     const account = await this.db.selectFrom('account').select(['uuid', 'passwordHash']).where('name', '=', accountName).executeTakeFirst();
-    // Same answer for an unknown account and a wrong password: names are not disclosed.
-    const ok = account ? await verifySecret(passwordSha512.toLowerCase(), account.passwordHash) : false;
-    if (!account || !ok) throw new StratoError(IdentityErrors.AUTHENTICATION_ERROR, 'wrong account name or password');
+    return this.#logInAs(account ? { accountUuid: account.uuid, userUuid: account.uuid, userType: 'AccountVO', passwordHash: account.passwordHash, principal: accountPrincipal(account.uuid) } : undefined, passwordSha512);
+  }
+
+  /** ZStack's logInByUser: the account is named by uuid or by name, the user by name inside it. */
+  async logInByUser(account: { accountUuid?: string; accountName?: string }, userName: string, passwordSha512: string): Promise<Record<string, unknown>> {
+    if (!account.accountUuid && !account.accountName) throw new StratoError(SysErrors.INVALID_ARGUMENT_ERROR, 'accountName or accountUuid is required');
+    let q = this.db.selectFrom('account_user').innerJoin('account', 'account.uuid', 'account_user.accountUuid').select(['account_user.uuid as uuid', 'account_user.accountUuid as accountUuid', 'account_user.passwordHash as passwordHash']).where('account_user.name', '=', userName);
+    if (account.accountUuid) q = q.where('account.uuid', '=', account.accountUuid);
+    if (account.accountName) q = q.where('account.name', '=', account.accountName);
+    const user = await q.executeTakeFirst();
+    return this.#logInAs(user ? { accountUuid: user.accountUuid, userUuid: user.uuid, userType: 'UserVO', passwordHash: user.passwordHash, principal: userPrincipal(user.uuid) } : undefined, passwordSha512);
+  }
+
+  async #logInAs(who: { accountUuid: string; userUuid: string; userType: string; passwordHash: string; principal: string } | undefined, passwordSha512: string): Promise<Record<string, unknown>> {
+    // Same answer for an unknown name and a wrong password: names are not disclosed.
+    const refused = () => new StratoError(IdentityErrors.AUTHENTICATION_ERROR, 'wrong name or password');
+    if (!who) {
+      await verifySecret(passwordSha512, DUMMY_HASH); // as slow as a real check: timing does not tell names apart
+      throw refused();
+    }
+    await this.opts.guard?.checkNotLocked(who.principal);
+    if (!(await verifySecret(passwordSha512.toLowerCase(), who.passwordHash))) {
+      await this.opts.guard?.recordFailure(who.principal);
+      throw refused();
+    }
+    await this.opts.guard?.recordSuccess(who.principal);
     const now = Date.now();
-    const row = { uuid: newUuid(), accountUuid: account.uuid, userUuid: account.uuid, userType: 'AccountVO', expiredDate: now + this.timeoutSeconds.get() * 1000, createDate: now, lastOpDate: now };
+    const max = this.opts.maxConcurrent?.get();
+    if (max !== undefined) {
+      const open = await this.db.selectFrom('session').select((eb) => eb.fn.countAll().as('n')).where('userUuid', '=', who.userUuid).where('expiredDate', '>', now).executeTakeFirstOrThrow();
+      if (Number(open.n) >= max) throw new StratoError(IdentityErrors.AUTHENTICATION_ERROR, `already ${max} open sessions (identity.session.maxConcurrent): log out of one first`);
+    }
+    const row = { uuid: newUuid(), accountUuid: who.accountUuid, userUuid: who.userUuid, userType: who.userType, expiredDate: now + this.timeoutSeconds.get() * 1000, createDate: now, lastOpDate: now };
     await this.db.insertInto('session').values(row).execute();
     this.#purgeIfDue(now);
     return rowToInventory(SessionInventory, row);
+  }
+
+  /** Deletes every session of these users (or accounts); returns their uuids so every node can evict them. */
+  async endSessionsOf(userUuids: string[]): Promise<string[]> {
+    if (userUuids.length === 0) return [];
+    const rows = await this.db.selectFrom('session').select('uuid').where('userUuid', 'in', userUuids).execute();
+    const uuids = rows.map((r) => r.uuid as string);
+    if (uuids.length) await this.db.deleteFrom('session').where('uuid', 'in', uuids).execute();
+    for (const u of uuids) this.evict(u);
+    return uuids;
   }
 
   /**
@@ -128,6 +171,10 @@ export class Sessions {
   }
 }
 
-function invalidSession(uuid: string): StratoError {
-  return new StratoError(IdentityErrors.INVALID_SESSION, `session[uuid:${uuid}] is not found or has expired`);
+/** A hash no password matches: unknown names cost one scrypt too. */
+const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==';
+
+/** The session uuid is a credential: it is named neither in the reply nor in the logs that record replies. */
+function invalidSession(_uuid: string): StratoError {
+  return new StratoError(IdentityErrors.INVALID_SESSION, 'the session is not found or has expired: log in again');
 }

@@ -1,0 +1,89 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { ApiCallHeaders } from '../../contracts/identity.ts';
+import type { Interceptor, Message, Reply } from '../../core/bus/index.ts';
+import { newUuid } from '../../core/util/uuid.ts';
+import { maskSecrets } from './mask.ts';
+
+const MAX_PARAMS_CHARS = 16_384;
+
+/**
+ * Records every API call (the bus message the API layer marks as a call's entry) as it is answered,
+ * refused ones included: the permission interceptor's refusal is a reply too. Rows are written in
+ * batches off the reply path; `flush()` waits for what is pending.
+ */
+export class AuditRecorder {
+  readonly #started = new WeakMap<Message, number>();
+  #pending: Record<string, unknown>[] = [];
+  #writing: Promise<void> = Promise.resolve();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly db: Kysely<any>,
+    private readonly log: Logger,
+  ) {}
+
+  interceptor(): Interceptor {
+    return {
+      name: 'audit',
+      beforeDeliver: (msg) => {
+        if (msg.headers[ApiCallHeaders.entry] === '1') this.#started.set(msg, performance.now());
+      },
+      afterReply: (msg, reply) => {
+        const t0 = this.#started.get(msg);
+        if (t0 === undefined) return;
+        this.#record(msg, reply, performance.now() - t0);
+      },
+    };
+  }
+
+  #record(msg: Message, reply: Reply, ms: number): void {
+    // A login has no caller yet: who logged in is what the reply says (never the session uuid itself).
+    const v = reply.success ? (reply.value as { accountUuid?: unknown; userUuid?: unknown } | null) : null;
+    const loggedIn = !msg.caller && v && typeof v.accountUuid === 'string' ? { accountUuid: v.accountUuid, userUuid: typeof v.userUuid === 'string' ? v.userUuid : null } : undefined;
+    let params = JSON.stringify(maskSecrets(msg.body ?? {}));
+    if (params.length > MAX_PARAMS_CHARS) params = `${params.slice(0, MAX_PARAMS_CHARS)}…`;
+    this.#pending.push({
+      uuid: newUuid(),
+      apiId: msg.apiId ?? null,
+      apiName: msg.type,
+      accountUuid: msg.caller?.accountUuid ?? loggedIn?.accountUuid ?? null,
+      userUuid: msg.caller?.userUuid ?? loggedIn?.userUuid ?? null,
+      accessKeyId: msg.caller?.accessKeyId ?? null,
+      clientIp: msg.headers[ApiCallHeaders.clientIp] ?? null,
+      params,
+      success: reply.success,
+      error: reply.success ? null : reply.error.code,
+      durationMs: Math.round(ms),
+      createDate: Date.now(),
+    });
+    if (this.#pending.length >= 200) this.#write();
+    else this.#timer ??= setTimeout(() => this.#write(), 20);
+  }
+
+  #write(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const rows = this.#pending;
+    if (rows.length === 0) return;
+    this.#pending = [];
+    this.#writing = this.#writing.then(() =>
+      this.db.insertInto('audit_log').values(rows).execute().then(
+        () => undefined,
+        (err: unknown) => this.log.error({ err, lost: rows.length }, 'failed to write audit records'),
+      ),
+    );
+  }
+
+  /** Writes what is pending and waits for every write started so far. */
+  async flush(): Promise<void> {
+    this.#write();
+    await this.#writing;
+  }
+
+  /** Deletes records older than the retention. */
+  async purgeOlderThan(cutoff: number): Promise<number> {
+    const r = await this.db.deleteFrom('audit_log').where('createDate', '<', cutoff).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+}
