@@ -46,6 +46,11 @@ describe.each(testDatabaseKinds())('quotas on %s', (kind) => {
     expect(other.status).toBe(503);
     expect(other.body.error.details.replace(b.uuid, 'U')).toBe(none.body.error.details.replace(missing, 'U'));
     expect((await admin.send('PUT', '/accounts/quotas/actions', { updateQuota: { identityUuid: a.uuid, name: 'no.such.quota', value: 1 } })).body.error.details).toContain('unknown quota');
+    // Defaults live in global configuration: an account listed after a change gets the new default.
+    await admin.call('PUT', '/global-configurations/quota/eip.num/actions', { updateGlobalConfig: { value: '7' } });
+    const late = await createTenant(t, 'quota-late');
+    expect((await late.client.call('GET', `/accounts/quotas${qs({ q: ['name=eip.num'] })}`)).inventories.map((q: any) => q.value)).toEqual([7]);
+    expect((await usage(late.client, late.uuid))['eip.num']).toEqual({ name: 'eip.num', used: 0, total: 7 });
   });
 
   it('50 concurrent creates against a quota of 10: exactly 10 succeed, and a delete gives one back', async () => {
