@@ -42,7 +42,7 @@ describe.each(testDatabaseKinds())('a complete cloud declared with the environme
   let c: TestClient;
   let env: Environment;
   const u = (name: string) => env.uuid(name);
-  const query = async (path: string, q: string | string[] = []) => (await c.call('GET', `${path}${qs({ q })}`)).inventories as Array<Record<string, any>>;
+  const query = async (pathAndQuery: string) => (await c.call('GET', pathAndQuery)).inventories as Array<Record<string, any>>;
   const action = (path: string, body: unknown) => c.call('PUT', path, body);
   const db = () => t.node.ctx.db;
   const hostFree = async () => Object.fromEntries((await db().selectFrom('host').select(['name', 'availableCpuCapacity', 'availableMemoryCapacity']).execute()).map((h) => [h.name, [Number(h.availableCpuCapacity), Number(h.availableMemoryCapacity)]]));
@@ -55,38 +55,38 @@ describe.each(testDatabaseKinds())('a complete cloud declared with the environme
   afterAll(async () => t?.stop());
 
   it('builds every declared resource, wired as declared', async () => {
-    expect((await query('/hosts', 'cluster.name=env-cluster-a')).map((h) => h.name).sort()).toEqual(['env-host-1', 'env-host-2']);
-    const [vm1] = await query('/vm-instances', 'name=env-vm-1');
+    expect((await query(`/hosts${qs({ q: 'cluster.name=env-cluster-a' })}`)).map((h) => h.name).sort()).toEqual(['env-host-1', 'env-host-2']);
+    const [vm1] = await query(`/vm-instances${qs({ q: 'name=env-vm-1' })}`);
     expect(vm1).toMatchObject({ state: 'Running', hostUuid: u('env-host-1'), instanceOfferingUuid: u('env-small') });
-    expect((await query('/vm-instances', 'name=env-vm-2'))[0]).toMatchObject({ state: 'Stopped', hostUuid: null });
+    expect((await query(`/vm-instances${qs({ q: 'name=env-vm-2' })}`))[0]).toMatchObject({ state: 'Stopped', hostUuid: null });
     // Root, the offering's data volume and env-data: attached, Ready, with one snapshot each of root and env-data.
-    const volumes = await query('/volumes', `vmInstanceUuid=${u('env-vm-1')}`);
+    const volumes = await query(`/volumes${qs({ q: `vmInstanceUuid=${u('env-vm-1')}` })}`);
     expect(volumes.map((v) => v.type).sort()).toEqual(['Data', 'Data', 'Root']);
     expect(volumes.every((v) => v.status === 'Ready')).toBe(true);
-    expect((await query('/volumes', `uuid=${u('env-spare')}`))[0]).toMatchObject({ status: 'Ready', primaryStorageUuid: u('env-ps'), vmInstanceUuid: null });
-    expect((await query('/volume-snapshots', `volume.vmInstanceUuid=${u('env-vm-1')}`)).map((s) => s.name).sort()).toEqual(['env-data-snap', 'env-root-snap']);
+    expect((await query(`/volumes${qs({ q: `uuid=${u('env-spare')}` })}`))[0]).toMatchObject({ status: 'Ready', primaryStorageUuid: u('env-ps'), vmInstanceUuid: null });
+    expect((await query(`/volume-snapshots${qs({ q: `volume.vmInstanceUuid=${u('env-vm-1')}` })}`)).map((s) => s.name).sort()).toEqual(['env-data-snap', 'env-root-snap']);
     // The NIC: in the private range, a member of env-web, behind env-eip.
     const nic = env.nic('env-vm-1', 'env-private');
-    const [nicRow] = await query('/vm-instances/nics', `uuid=${nic}`);
+    const [nicRow] = await query(`/vm-instances/nics${qs({ q: `uuid=${nic}` })}`);
     expect(nicRow.ip).toMatch(/^10\.60\.0\./);
-    expect((await query('/security-groups/rules', `securityGroupUuid=${u('env-web')}`)).map((r) => [r.type, r.protocol, r.startPort])).toContainEqual(['Ingress', 'TCP', 22]);
+    expect((await query(`/security-groups/rules${qs({ q: `securityGroupUuid=${u('env-web')}` })}`)).map((r) => [r.type, r.protocol, r.startPort])).toContainEqual(['Ingress', 'TCP', 22]);
     expect(await db().selectFrom('vm_nic_security_group_ref').select('vmNicUuid').where('securityGroupUuid', '=', u('env-web')).execute()).toEqual([{ vmNicUuid: nic }]);
-    expect((await query('/eips', `uuid=${u('env-eip')}`))[0]).toMatchObject({ vipUuid: u('env-vip'), vmNicUuid: nic });
-    expect((await query('/vips', `uuid=${u('env-vip')}`))[0].ip).toMatch(/^192\.168\.60\./);
+    expect((await query(`/eips${qs({ q: `uuid=${u('env-eip')}` })}`))[0]).toMatchObject({ vipUuid: u('env-vip'), vmNicUuid: nic });
+    expect((await query(`/vips${qs({ q: `uuid=${u('env-vip')}` })}`))[0].ip).toMatch(/^192\.168\.60\./);
     expect((await c.call('GET', `/user-tags${qs({ q: `resourceUuid=${u('env-vm-1')}` })}`)).inventories.map((x: any) => x.tag)).toEqual(['web']);
   });
 
   it('answers the L2 and L3 queries and network-service refs of the world it built, and detaches a service', async () => {
-    expect((await query('/l2-networks', `zoneUuid=${u('env-zone')}`)).map((l) => l.name).sort()).toEqual(['env-l2', 'env-l2-vlan']);
-    expect((await query('/l2-networks/vlan', 'vlan=100')).map((l) => l.uuid)).toEqual([u('env-l2-vlan')]);
+    expect((await query(`/l2-networks${qs({ q: `zoneUuid=${u('env-zone')}` })}`)).map((l) => l.name).sort()).toEqual(['env-l2', 'env-l2-vlan']);
+    expect((await query(`/l2-networks/vlan${qs({ q: 'vlan=100' })}`)).map((l) => l.uuid)).toEqual([u('env-l2-vlan')]);
     const pool = (await c.call('POST', '/l2-networks/vxlan-pool', { params: { name: 'env-pool', zoneUuid: u('env-zone') } })).inventory;
     await c.call('POST', `/l2-networks/vxlan-pool/${pool.uuid}/vni-ranges`, { params: { name: 'env-vnis', startVni: 500, endVni: 509 } });
     const vx = (await c.call('POST', '/l2-networks/vxlan', { params: { name: 'env-vx', poolUuid: pool.uuid } })).inventory;
-    expect((await query('/l2-networks/vxlan-pool', `uuid=${pool.uuid}`)).map((p) => p.name)).toEqual(['env-pool']);
-    expect((await query('/l2-networks/vxlan-pool/vni-range', `l2NetworkUuid=${pool.uuid}`)).map((r) => [r.startVni, r.endVni])).toEqual([[500, 509]]);
-    expect((await query('/l2-networks/vxlan', `poolUuid=${pool.uuid}`)).map((x) => [x.uuid, x.vni])).toEqual([[vx.uuid, 500]]);
-    expect((await query('/l3-networks/ip-ranges', `l3NetworkUuid=${u('env-public')}`)).map((r) => [r.startIp, r.endIp])).toEqual([['192.168.60.10', '192.168.60.20']]);
-    const services = async () => (await query('/l3-networks/network-services/refs', `l3NetworkUuid=${u('env-private')}`)).map((r) => r.networkServiceType).sort();
+    expect((await query(`/l2-networks/vxlan-pool${qs({ q: `uuid=${pool.uuid}` })}`)).map((p) => p.name)).toEqual(['env-pool']);
+    expect((await query(`/l2-networks/vxlan-pool/vni-range${qs({ q: `l2NetworkUuid=${pool.uuid}` })}`)).map((r) => [r.startVni, r.endVni])).toEqual([[500, 509]]);
+    expect((await query(`/l2-networks/vxlan${qs({ q: `poolUuid=${pool.uuid}` })}`)).map((x) => [x.uuid, x.vni])).toEqual([[vx.uuid, 500]]);
+    expect((await query(`/l3-networks/ip-ranges${qs({ q: `l3NetworkUuid=${u('env-public')}` })}`)).map((r) => [r.startIp, r.endIp])).toEqual([['192.168.60.10', '192.168.60.20']]);
+    const services = async () => (await query(`/l3-networks/network-services/refs${qs({ q: `l3NetworkUuid=${u('env-private')}` })}`)).map((r) => r.networkServiceType).sort();
     expect(await services()).toEqual(['DHCP', 'DNS', 'Eip', 'SecurityGroup']);
     await c.call('DELETE', `/l3-networks/${u('env-private')}/network-services${qs({ service: 'DNS' })}`);
     expect(await services()).toEqual(['DHCP', 'Eip', 'SecurityGroup']);
@@ -118,7 +118,7 @@ describe.each(testDatabaseKinds())('a complete cloud declared with the environme
       await action(`/volumes/${u(v)}/actions`, { expungeDataVolume: {} });
     }
     for (const vm of ['env-vm-1', 'env-vm-2']) {
-      const data = (await query('/volumes', [`vmInstanceUuid=${u(vm)}`, 'type=Data'])).map((v) => v.uuid as string);
+      const data = (await query(`/volumes${qs({ q: [`vmInstanceUuid=${u(vm)}`, 'type=Data'] })}`)).map((v) => v.uuid as string);
       await c.call('DELETE', `/vm-instances/${u(vm)}`);
       await action(`/vm-instances/${u(vm)}/actions`, { expungeVmInstance: {} });
       // Data volumes outlive their VM (detached, kept): expunged here so nothing is left.
@@ -128,8 +128,8 @@ describe.each(testDatabaseKinds())('a complete cloud declared with the environme
       }
     }
     expect(await hostFree()).toEqual(total);
-    expect(await query('/l3-networks/ip-address', `l3NetworkUuid=${u('env-private')}`)).toEqual([]);
-    expect(await query('/l3-networks/ip-address', `l3NetworkUuid=${u('env-public')}`)).toEqual([]);
+    expect(await query(`/l3-networks/ip-address${qs({ q: `l3NetworkUuid=${u('env-private')}` })}`)).toEqual([]);
+    expect(await query(`/l3-networks/ip-address${qs({ q: `l3NetworkUuid=${u('env-public')}` })}`)).toEqual([]);
     expect(await query('/volumes')).toEqual([]);
     expect(await query('/volume-snapshots')).toEqual([]);
     expect(await query('/vm-instances')).toEqual([]);
