@@ -5,6 +5,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newUuid } from '../../src/core/util/uuid.ts';
+import { agentDataDirOf } from '../../src/plugins/kvm/index.ts';
 import { createCluster, createZone } from '../support/integration.ts';
 import { createPretendHost, type PretendHost } from '../support/pretend-host.ts';
 import { startTestNode, type RawResponse, type TestClient, type TestNode } from '../support/test-node.ts';
@@ -36,7 +37,7 @@ describe('KVM hosts deployed by Ansible on pretend hosts', () => {
     return { res, apiId, ms: Date.now() - started };
   }
   const addKvmHost = (name: string, params: Record<string, unknown>) => job('POST', '/hosts/kvm', { params: { name, clusterUuid, username: 'root', ...params } });
-  const agentDir = (hostUuid: string) => join(rootDir, hostUuid);
+  const agentDir = (hostUuid: string) => agentDataDirOf(rootDir, hostUuid);
   const agentPid = (hostUuid: string) => Number(readFileSync(join(agentDir(hostUuid), 'agent.pid'), 'utf8'));
   /** A live process; a zombie (exited, not yet reaped by this machine's init) counts as gone. */
   const alive = (pid: number) => {
@@ -50,7 +51,7 @@ describe('KVM hosts deployed by Ansible on pretend hosts', () => {
     expect(await db().selectFrom('host').select('uuid').where('managementIp', '=', h.ip).execute()).toEqual([]);
     const kvmRows = await db().selectFrom('kvm_host').select('uuid').execute();
     expect(kvmRows.filter((r) => !Object.values(hosts).some((x) => x.uuid === r.uuid))).toEqual([]);
-    expect(readdirSync(rootDir).filter((d) => !Object.values(hosts).some((x) => x.uuid === d))).toEqual([]);
+    expect(readdirSync(rootDir).filter((d) => !Object.values(hosts).some((x) => agentDir(x.uuid).endsWith(`/${d}`)))).toEqual([]);
     if (sshdOnly) expect(await h.pids()).toHaveLength(1);
   }
 

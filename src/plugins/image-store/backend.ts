@@ -7,7 +7,7 @@ import type { ConfigHandle } from '../../core/config/index.ts';
 import { StratoError, SysErrors } from '../../core/errors/index.ts';
 import type { TaskProgressStore } from '../../core/progress/index.ts';
 import { newUuid } from '../../core/util/uuid.ts';
-import { deployAgent, DeployErrors, isDeployed, removeAgent, type AgentDeployment, type SshLogin } from '../kvm/index.ts';
+import { agentDataDirOf, deployAgent, DeployErrors, isDeployed, removeAgent, type AgentDeployment, type SshLogin } from '../kvm/index.ts';
 import type { ImageStoreRow } from './schema.ts';
 
 export interface ImageStoreDeps {
@@ -55,7 +55,7 @@ export function imageStoreBackend(deps: ImageStoreDeps): BackupStorageBackend & 
       if (!password && !sshPrivateKey) throw new StratoError(SysErrors.INVALID_ARGUMENT_ERROR, 'an image store needs a password or an sshPrivateKey');
       const row: ImageStoreRow = {
         uuid: bs.uuid, hostname: String(p.hostname), username: String(p.username), password, sshPrivateKey, sshPort: Number(p.sshPort ?? 22),
-        agentPort: deps.agentPort.get(), agentDataDir: `${deps.agentRootDir.get().replace(/\/+$/, '')}/bs-${bs.uuid}`, agentToken: newUuid() + newUuid(),
+        agentPort: deps.agentPort.get(), agentDataDir: agentDataDirOf(deps.agentRootDir.get(), bs.uuid, 'bs-'), agentToken: newUuid() + newUuid(),
       };
       await db.deleteFrom('image_store_backup_storage').where('uuid', '=', bs.uuid).execute();
       await db.insertInto('image_store_backup_storage').values(row).execute();

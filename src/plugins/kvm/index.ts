@@ -3,7 +3,7 @@ import type { ServiceModule } from '../../core/node-context.ts';
 import { kvmHypervisor } from './kvm-hypervisor.ts';
 import { kvmHostMigration } from './schema.ts';
 
-export { deployAgent, isDeployed, removeAgent, deploymentHashOf, STRATO_ROOT, type AgentDeployment } from './ansible/agent-deployment.ts';
+export { agentDataDirOf, deployAgent, isDeployed, removeAgent, deploymentHashOf, STRATO_ROOT, type AgentDeployment } from './ansible/agent-deployment.ts';
 export type { SshLogin } from './ansible/ssh-login.ts';
 export { DeployErrors } from './errors.ts';
 

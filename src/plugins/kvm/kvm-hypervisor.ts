@@ -5,7 +5,7 @@ import type { AgentClient } from '../../core/agent/index.ts';
 import type { ConfigHandle } from '../../core/config/index.ts';
 import { StratoError, SysErrors } from '../../core/errors/index.ts';
 import type { TaskProgressStore } from '../../core/progress/index.ts';
-import { deployAgent, isDeployed, removeAgent, type AgentDeployment } from './ansible/agent-deployment.ts';
+import { agentDataDirOf, deployAgent, isDeployed, removeAgent, type AgentDeployment } from './ansible/agent-deployment.ts';
 import type { SshLogin } from './ansible/ssh-login.ts';
 import { DeployErrors } from './errors.ts';
 import type { KvmHostRow } from './schema.ts';
@@ -47,7 +47,7 @@ export function kvmHypervisor(deps: KvmHypervisorDeps): HypervisorFactory {
         const password = typeof p.password === 'string' && p.password ? p.password : null;
         const sshPrivateKey = typeof p.sshPrivateKey === 'string' && p.sshPrivateKey ? p.sshPrivateKey : null;
         if (!password && !sshPrivateKey) throw new StratoError(SysErrors.INVALID_ARGUMENT_ERROR, 'a KVM host needs a password or an sshPrivateKey');
-        const row: KvmHostRow = { uuid: host.uuid, managementIp: host.managementIp, username: String(p.username), password, sshPrivateKey, sshPort: Number(p.sshPort ?? 22), agentPort: deps.agentPort.get(), agentDataDir: `${deps.agentRootDir.get().replace(/\/+$/, '')}/${host.uuid}` };
+        const row: KvmHostRow = { uuid: host.uuid, managementIp: host.managementIp, username: String(p.username), password, sshPrivateKey, sshPort: Number(p.sshPort ?? 22), agentPort: deps.agentPort.get(), agentDataDir: agentDataDirOf(deps.agentRootDir.get(), host.uuid) };
         await db.deleteFrom('kvm_host').where('uuid', '=', host.uuid).execute();
         await db.insertInto('kvm_host').values(row).execute();
       }

@@ -70,6 +70,15 @@ export function deploymentHashOf(d: AgentDeployment): string {
   return createHash('sha256').update(deployedProgramHash()).update(JSON.stringify(config)).digest('hex');
 }
 
+/**
+ * The directory of one agent under a root: a short prefix of its owner's uuid, because QEMU's QMP and
+ * serial sockets live below it (`<dir>/vms/<vm uuid>/qmp.sock`) and a unix socket path must stay
+ * under 108 bytes. Pretend hosts share one filesystem, so each agent still needs its own directory.
+ */
+export function agentDataDirOf(rootDir: string, ownerUuid: string, prefix = ''): string {
+  return `${rootDir.replace(/\/+$/, '')}/${prefix}${ownerUuid.slice(0, 12)}`;
+}
+
 /** A data directory we may `rm -rf`: absolute, normalized, at least two levels deep, no quotes. */
 function checkedDir(dir: string): string {
   const n = normalize(dir);
