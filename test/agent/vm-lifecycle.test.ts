@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newUuid } from '../../src/core/util/uuid.ts';
@@ -10,6 +11,18 @@ const canRun = process.getuid?.() === 0 && hasCommand('ip');
 if (canRun && !hasCommand('qemu-system-x86_64')) console.warn('SKIPPED: QEMU is not installed (scripts/install-host-packages.sh installs it)');
 
 const MiB = 1024 * 1024;
+/** Types a line on the guest's serial console (the tiny guest keeps a root shell there). */
+function typeOnSerial(socketPath: string, line: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = connect(socketPath, () => {
+      s.write(`\n${line}\n`, () => setTimeout(() => {
+        s.destroy();
+        resolve();
+      }, 500));
+    });
+    s.once('error', reject);
+  });
+}
 /** Alive and not a zombie (an orphaned QEMU is reaped by PID 1, sometimes a moment later). */
 const alive = (pid: number) => existsSync(`/proc/${pid}/stat`) && !/\)\s+Z\s/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 const qemuIo = (file: string, ...cmds: string[]) => execFileSync('qemu-io', ['-f', 'qcow2', ...cmds.flatMap((c) => ['-c', c]), file], { encoding: 'utf8' });
@@ -180,6 +193,16 @@ describe.skipIf(!canRun || !hasCommand('qemu-system-x86_64'))('strato agent: a V
     await new Promise((r) => setTimeout(r, 500));
     expect(host.reports.filter((r) => r.commandPath === '/kvm/reportvmstate')).toEqual([]);
   }, 90_000);
+
+  it('reports a VM shut down from inside the guest as Stopped', async () => {
+    await call('/vm/start', startCmd());
+    await waitForSerial(serial, 'TINYGUEST-BOOTED', 90_000);
+    host.reports.length = 0;
+    await typeOnSerial(join(host.dataDir, 'vms', vmUuid, 'serial.sock'), 'poweroff -f');
+    const report = await waitFor('the Stopped report', () => host.reports.find((r) => r.commandPath === '/kvm/reportvmstate'), 30_000);
+    expect(report.body).toMatchObject({ hostUuid, vmUuid, vmState: 'Stopped' });
+    expect((await call<{ states: Record<string, string> }>('/vm/vmsync', {})).states).toEqual({});
+  }, 120_000);
 
   it('reports a VM whose QEMU is killed as Stopped, and destroy removes what is left', async () => {
     await call('/vm/start', startCmd());

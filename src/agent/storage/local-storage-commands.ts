@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { AGENT_TOKEN_HEADER } from '../../core/agent/index.ts';
 import { IMAGE_STORE_FILE_PATH } from '../../contracts/image-store-agent.ts';
 import { LocalStorageAgentPaths } from '../../contracts/local-storage-agent.ts';
@@ -101,11 +101,14 @@ export function defineLocalStorageCommands(commands: CommandRegistry, vms: VmSup
     return files.run(path, () => {
       notInUse(vms, path, 'delete');
       if (existsSync(path)) rmSync(path, { recursive: statSync(path).isDirectory(), force: true });
-      // A volume's own folder goes with its last file (the image cache and data root stay).
-      try {
-        rmdirSync(dirname(path));
-      } catch {
-        /* not empty or not there: keep it */
+      // A volume's or cached image's own folder (`vol-<uuid>/<uuid>.qcow2`, `<uuid>/<uuid>.qcow2`) goes with its last file.
+      const stem = basename(path).replace(/\.[^.]*$/, '');
+      if (stem && basename(dirname(path)).includes(stem)) {
+        try {
+          rmdirSync(dirname(path));
+        } catch {
+          /* not empty: keep it */
+        }
       }
       return Promise.resolve({});
     });

@@ -1,0 +1,51 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HostAgentPaths } from '../../src/contracts/host.ts';
+import { ImageStoreAgentPaths } from '../../src/contracts/image-store-agent.ts';
+import { LocalStorageAgentPaths } from '../../src/contracts/local-storage-agent.ts';
+import { VmAgentPaths } from '../../src/contracts/vm.ts';
+import { VmNicAgentPaths } from '../../src/contracts/vm-nic.ts';
+import { VmVolumeAgentPaths } from '../../src/contracts/vm-volume.ts';
+import { hasCommand, PretendAgentHost } from './harness.ts';
+
+const canRun = process.getuid?.() === 0 && hasCommand('ip');
+const SYNC = new Set<string>([HostAgentPaths.connect, HostAgentPaths.echo]);
+const ALL = [HostAgentPaths, VmAgentPaths, VmVolumeAgentPaths, VmNicAgentPaths, LocalStorageAgentPaths, ImageStoreAgentPaths].flatMap((p) => Object.values(p) as string[]);
+
+/** Bodies a confused or hostile node could send: each must get an answer (success or an error as data), never a crash or a hang. */
+const badBodies = (dir: string): unknown[] => [
+  {},
+  { vmInstanceUuid: 42, path: 'relative/path', installUrl: '../../etc/passwd', installPath: 7, size: -1, url: 'not-absolute', volume: {}, nic: { uuid: 'x' } },
+  { vmInstanceUuid: 'f'.repeat(32), cpuNum: 1, memorySize: 1e9, rootVolume: { uuid: 'r', installPath: `${dir}/none/disk.qcow2` }, path: `${dir}/none/x`, srcPath: `${dir}/none/a`, destPath: `${dir}/none/b`, snapshotInstallPath: `${dir}/none/s`, volumeInstallPath: `${dir}/none/v`, backingPath: `${dir}/none/b` },
+  [],
+];
+
+describe.skipIf(!canRun)('strato agent: bad input to every command', () => {
+  const host = new PretendAgentHost();
+
+  beforeAll(async () => {
+    await host.setUp();
+    await host.startAgent();
+  }, 60_000);
+  afterAll(() => host.tearDown());
+
+  it('answers every command path, for every bad body, with success or AGENT.1002 — and keeps serving', async () => {
+    const unexpected: string[] = [];
+    for (const path of ALL) {
+      for (const body of badBodies(host.dataDir)) {
+        const send = SYNC.has(path) ? host.client.callSync(host.endpoint, path, body, { timeoutMs: 20_000 }) : host.client.call(host.endpoint, path, body, { timeoutMs: 20_000 });
+        await send.catch((e: { errorCode?: { code: string; details?: string } }) => {
+          if (e.errorCode?.code !== 'AGENT.1002') unexpected.push(`${path} ${JSON.stringify(body)}: ${JSON.stringify(e.errorCode ?? String(e))}`);
+        });
+      }
+    }
+    expect(unexpected).toEqual([]);
+    expect(host.agent?.exitCode).toBeNull();
+    await expect(host.client.callSync(host.endpoint, HostAgentPaths.echo, {})).resolves.toMatchObject({ success: true });
+  }, 120_000);
+
+  it('refuses a body that is not JSON with 400, and an unknown path with 404', async () => {
+    const res = await fetch(`${host.endpoint.url}/host/echo`, { method: 'POST', headers: { 'x-strato-agent-token': host.token }, body: '{nope' });
+    expect(res.status).toBe(400);
+    expect((await fetch(`${host.endpoint.url}/no/such/command`, { method: 'POST', headers: { 'x-strato-agent-token': host.token }, body: '{}' })).status).toBe(404);
+  });
+});
