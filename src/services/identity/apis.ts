@@ -36,7 +36,8 @@ export const RenewSession = defineApi({
   description: 'Extend a session by `duration` seconds (default: the session timeout)',
 });
 
-export const QueryAccount = defineQueryApi({ name: 'QueryAccount', inventory: 'AccountInventory', path: '/accounts', adminOnly: true });
+// Tenants see their own account only: reads are isolated by the query engine (the ownership service's tenant policies).
+export const QueryAccount = defineQueryApi({ name: 'QueryAccount', inventory: 'AccountInventory', path: '/accounts' });
 
 const password = (what: string) => Type.String({ pattern: SHA512_HEX, description: `SHA-512 hex of the ${what}` });
 const description = P.description;
