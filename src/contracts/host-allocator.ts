@@ -55,6 +55,8 @@ export interface AllocateHostReply {
   cpuNum: number;
   memorySize: number;
   allocatorStrategy: string;
+  /** The chosen host's hypervisor type (so the caller need not read the host row for it). */
+  hypervisorType?: string;
 }
 
 /** Body of `hostAllocator.Release`: give back what an allocation reserved. */

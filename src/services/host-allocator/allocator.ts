@@ -80,7 +80,7 @@ export async function allocateHost(ctx: NodeContext, r: AllocateHostRequest, vie
     const reply = await ctx.bus.send('host', HostMessages.reserveCapacity, { hostUuid: host.uuid, cpuNum: r.cpuNum, memorySize: r.memorySize }, { resourceUuid: host.uuid });
     if (reply.success) {
       views?.adjust(host.uuid, -r.cpuNum, -memoryCharged);
-      return { hostUuid: host.uuid, clusterUuid: host.clusterUuid, zoneUuid: host.zoneUuid, cpuNum: r.cpuNum, memorySize: r.memorySize, allocatorStrategy: strategyName };
+      return { hostUuid: host.uuid, clusterUuid: host.clusterUuid, zoneUuid: host.zoneUuid, cpuNum: r.cpuNum, memorySize: r.memorySize, allocatorStrategy: strategyName, hypervisorType: host.hypervisorType };
     }
     reasons.push(`host ${host.name}[uuid:${host.uuid}]: the reservation failed (${reply.error.details ?? reply.error.description})`);
   }
@@ -133,7 +133,7 @@ async function allocateFromView(ctx: NodeContext, r: AllocateHostRequest, view: 
     view.clusterStates.set(cached.clusterUuid, fresh.clusterState as string);
     if (filters.some((f) => f.reject(cached) !== undefined)) continue;
     const reply = await ctx.bus.send('host', HostMessages.reserveCapacity, { hostUuid: host.uuid, cpuNum: r.cpuNum, memorySize: r.memorySize }, { resourceUuid: host.uuid });
-    if (reply.success) return { hostUuid: host.uuid, clusterUuid: host.clusterUuid, zoneUuid: host.zoneUuid, cpuNum: r.cpuNum, memorySize: r.memorySize, allocatorStrategy: o.strategyName };
+    if (reply.success) return { hostUuid: host.uuid, clusterUuid: host.clusterUuid, zoneUuid: host.zoneUuid, cpuNum: r.cpuNum, memorySize: r.memorySize, allocatorStrategy: o.strategyName, hypervisorType: cached.hypervisorType };
   }
   return undefined;
 }

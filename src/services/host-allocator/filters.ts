@@ -26,7 +26,7 @@ export function hostFilters(i: FilterInputs): HostFilter[] {
   const r = i.request;
   const avoid = new Set(r.avoidHostUuids ?? []);
   return [
-    { name: 'avoid', reject: (h) => (avoid.has(h.uuid) ? 'it is to be avoided' : undefined) },
+    { name: 'avoid', reject: (h) => (avoid.size && avoid.has(h.uuid) ? 'it is to be avoided' : undefined) },
     { name: 'state', reject: (h) => (h.state !== 'Enabled' ? `its state is ${h.state}, not Enabled` : undefined) },
     { name: 'status', reject: (h) => (h.status !== 'Connected' ? `its status is ${h.status}, not Connected` : undefined) },
     { name: 'cluster-state', reject: (h) => (i.clusterStates.get(h.clusterUuid) !== 'Enabled' ? `its cluster ${h.clusterUuid} is ${i.clusterStates.get(h.clusterUuid) ?? 'gone'}` : undefined) },
@@ -34,6 +34,8 @@ export function hostFilters(i: FilterInputs): HostFilter[] {
     {
       name: 'host-tags',
       reject(h) {
+        // Most requests require no tag: nothing to allocate per host then (this runs for every host in scope).
+        if (!i.requiredTags.length) return undefined;
         const has = i.hostTags.get(h.uuid) ?? new Set<string>();
         const missing = i.requiredTags.filter((t) => !has.has(t));
         return missing.length ? `it lacks the host tags [${missing.join(', ')}]` : undefined;

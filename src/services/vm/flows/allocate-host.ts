@@ -43,8 +43,8 @@ export const allocateHost: FlowStep<CreateVmCtx> = {
       zoneUuid: ctx.zoneUuid, clusterUuids, hostUuid: ctx.hostUuid,
     });
     await env.checkpoint();
-    const host = await db.selectFrom('host').select('hypervisorType').where('uuid', '=', ctx.host.hostUuid).executeTakeFirst();
-    await db.updateTable('vm_instance').set({ clusterUuid: ctx.host.clusterUuid, hypervisorType: host?.hypervisorType ?? null, allocatorStrategy: ctx.host.allocatorStrategy, lastOpDate: Date.now() }).where('uuid', '=', ctx.uuid).execute();
+    const hypervisorType = ctx.host.hypervisorType ?? (await db.selectFrom('host').select('hypervisorType').where('uuid', '=', ctx.host.hostUuid).executeTakeFirst())?.hypervisorType ?? null;
+    await db.updateTable('vm_instance').set({ clusterUuid: ctx.host.clusterUuid, hypervisorType, allocatorStrategy: ctx.host.allocatorStrategy, lastOpDate: Date.now() }).where('uuid', '=', ctx.uuid).execute();
   },
   async rollback(ctx, env) {
     if (!ctx.host || ctx.hostReleased) return;
