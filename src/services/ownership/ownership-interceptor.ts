@@ -14,6 +14,12 @@ export function apiOf(apis: ApiRegistry, msg: Message): ApiDef | undefined {
   return api && api.service === msg.service && !api.noSession && msg.caller !== undefined ? api : undefined;
 }
 
+/**
+ * Accounts, users, groups, policies and access keys carry their account in their own rows (their
+ * tenant policy names the column): they get no owner row, and an account is its own owner.
+ */
+const OWN_ACCOUNT_COLUMN = new Set(['identity', 'audit']);
+
 /** `fooUuid: "…"` and `fooUuids: ["…"]` parameters: what an API refers to. */
 function referencedUuids(body: Record<string, unknown>, skip: ReadonlySet<string>): string[] {
   const out: string[] = [];
@@ -62,7 +68,7 @@ export function ownershipInterceptor(db: Kysely<any>, apis: ApiRegistry, invento
         swapped.set(msg, new Map([...map].map(([a, b]) => [b, a])));
       }
     }
-    if (api.create) {
+    if (api.create && !OWN_ACCOUNT_COLUMN.has(api.service)) {
       let uuid = body.resourceUuid as string | undefined;
       // A tenant choosing the uuid of something that exists (in any table) would own that thing through
       // its owner row: refused, as ZStack refuses a duplicate resourceUuid.

@@ -38,11 +38,16 @@ export async function sharedWith(db: Kysely<any>, uuids: readonly string[], acco
 export class ResourceAccess {
   readonly #viaInventories: NormalizedInventoryDef[];
   readonly #uuidInventories: NormalizedInventoryDef[];
+  readonly #accountInventories: NormalizedInventoryDef[];
 
   constructor(private readonly db: Kysely<any>, inventories: InventoryRegistry) {
     this.#viaInventories = inventories.list().filter((d) => {
       const p = tenantPolicyOf(d.name);
       return typeof p === 'object' && 'via' in p && d.primaryKey === 'uuid' && p.via.some((f) => f !== d.primaryKey);
+    });
+    this.#accountInventories = inventories.list().filter((d) => {
+      const p = tenantPolicyOf(d.name);
+      return typeof p === 'object' && 'account' in p && d.primaryKey === 'uuid';
     });
     // Several inventories may share a table (L2 network kinds): look in each table once.
     const tables = new Set<string>();
@@ -77,8 +82,16 @@ export class ResourceAccess {
     return false;
   }
 
-  /** A resource without an owner row: allowed unless it is a child row whose parent the caller does not own. */
+  /**
+   * A resource without an owner row: allowed unless it is a row that names another account (a user, a
+   * policy, an account itself) or a child row whose parent the caller does not own.
+   */
   async #parentOwned(caller: Caller, uuid: string): Promise<boolean> {
+    for (const def of this.#accountInventories) {
+      const column = def.fields[(tenantPolicyOf(def.name) as { account: string }).account].column;
+      const row = (await this.db.selectFrom(def.table).select(column).where(def.fields.uuid.column, '=', uuid).executeTakeFirst()) as Record<string, unknown> | undefined;
+      if (row) return row[column] === caller.accountUuid;
+    }
     for (const def of this.#viaInventories) {
       const policy = tenantPolicyOf(def.name) as { via: readonly string[] };
       const cols = policy.via.filter((f) => f !== def.primaryKey).map((f) => def.fields[f].column);
