@@ -66,6 +66,13 @@ describe.each(testDatabaseKinds())('access keys on %s', (kind) => {
     const q = await signed('GET', '/accounts/groups?q=name=by-key');
     expect(q.status, q.text).toBe(200);
     expect(q.body.inventories.map((g: any) => g.name)).toEqual(['by-key']);
+    // ZStack's SDK signs a query by uuid on the route template (`/v1/accounts/groups/{uuid}`); the real path is accepted too.
+    const uuid = created.body.inventory.uuid;
+    for (const signPath of ['/accounts/groups/{uuid}', `/accounts/groups/${uuid}`]) {
+      const one = await signed('GET', `/accounts/groups/${uuid}`, undefined, { signPath });
+      expect(one.status, one.text).toBe(200);
+      expect(one.body.inventories.map((g: any) => g.uuid)).toEqual([uuid]);
+    }
     // A key acts with its account's rights: no admin-only API.
     const zone = await signed('POST', '/zones', { params: { name: 'nope' } });
     expect(zone.body.error.code).toBe(IdentityErrors.PERMISSION_DENIED.code);
