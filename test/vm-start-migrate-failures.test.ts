@@ -114,7 +114,7 @@ describe.each(testDatabaseKinds())('a VM start or migration that fails at any st
     });
 
     it('at every step of vm.start (read from the FlowRegistry), before and after its work, asking for a host other than its last', async () => {
-      await atEveryStep('vm.start', ['allocate-start-host', 'start-on-host', 'mark-started'], async (mentions) => {
+      await atEveryStep('vm.start', ['mark-starting', 'allocate-start-host', 'start-on-host', 'mark-started'], async (mentions) => {
         const { lastHostUuid } = await vmRow(sleeper);
         await attempt(mentions, { hostUuid: w.hosts.find((h) => h !== lastHostUuid) });
       });

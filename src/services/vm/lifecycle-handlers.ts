@@ -66,18 +66,12 @@ export function lifecycleHandlers(ctx: NodeContext, deps: LifecycleDeps) {
         if (vm.state === 'Running') return reply(vm.uuid);
         const nics = await db.selectFrom('vm_nic').select('l3NetworkUuid').where('vmInstanceUuid', '=', vm.uuid).execute();
         const root = vm.rootVolumeUuid ? await db.selectFrom('volume').select('primaryStorageUuid').where('uuid', '=', vm.rootVolumeUuid).executeTakeFirst() : undefined;
-        const starting = await changeVmState(stateDeps, vm, 'Starting');
-        try {
-          await flowEngine.run(deps.startChain, {
-            uuid: vm.uuid, cpuNum: vm.cpuNum, memorySize: vm.memorySize, instanceOfferingUuid: vm.instanceOfferingUuid ?? undefined, allocatorStrategy: vm.allocatorStrategy ?? undefined,
-            zoneUuid: vm.zoneUuid!, clusterUuid: p.clusterUuid, hostUuid: p.hostUuid, lastHostUuid: vm.lastHostUuid ?? undefined,
-            l3NetworkUuids: nics.map((n) => n.l3NetworkUuid as string), rootPrimaryStorageUuid: (root?.primaryStorageUuid as string | null) ?? undefined,
-          }, { resourceUuid: vm.uuid });
-        } catch (e) {
-          await changeVmState(stateDeps, starting, vm.state, { hostUuid: null });
-          throw e;
-        }
-        await changeVmState(stateDeps, await loadVm(db, vm.uuid), 'Running');
+        // The state changes (Starting, then Running on its host) are steps of the journaled chain: its rollback, or recovery's, gives them back.
+        await flowEngine.run(deps.startChain, {
+          uuid: vm.uuid, previousState: vm.state, cpuNum: vm.cpuNum, memorySize: vm.memorySize, instanceOfferingUuid: vm.instanceOfferingUuid ?? undefined, allocatorStrategy: vm.allocatorStrategy ?? undefined,
+          zoneUuid: vm.zoneUuid!, clusterUuid: p.clusterUuid, hostUuid: p.hostUuid, lastHostUuid: vm.lastHostUuid ?? undefined,
+          l3NetworkUuids: nics.map((n) => n.l3NetworkUuid as string), rootPrimaryStorageUuid: (root?.primaryStorageUuid as string | null) ?? undefined,
+        }, { resourceUuid: vm.uuid });
         return reply(vm.uuid);
       });
     },

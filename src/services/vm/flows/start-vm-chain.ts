@@ -1,11 +1,16 @@
-import { AfterVmStartHostAllocated, AfterVmStartedOnHost } from '../../../contracts/vm.ts';
+import { AfterVmStartedOnHost, AfterVmStartHostAllocated } from '../../../contracts/vm.ts';
 import { defineChain, type FlowChain } from '../../../core/flow/index.ts';
 import { allocateStartHost } from './allocate-start-host.ts';
 import { markStarted } from './mark-started.ts';
+import { markStarting } from './mark-starting.ts';
 import { startOnHost, type VmFlowDeps } from './start-on-host.ts';
 import type { StartVmCtx } from './start-vm-ctx.ts';
 
-/** `vm.start`: host (capacity reserved) → `/vm/start` → recorded; a failure at any step, inserted ones included, gives the capacity back. */
+/**
+ * `vm.start`: Starting → host (capacity reserved) → `/vm/start` → Running on that host. A failure at
+ * any step, inserted ones included, or a node dying mid-way (the chain is journaled), gives the
+ * capacity back and leaves the VM in the state and place it had.
+ */
 export function startVmChain(deps: VmFlowDeps): FlowChain<StartVmCtx> {
-  return defineChain<StartVmCtx>('vm.start', [allocateStartHost, AfterVmStartHostAllocated, startOnHost<StartVmCtx>(deps), AfterVmStartedOnHost, markStarted]);
+  return defineChain<StartVmCtx>('vm.start', [markStarting(deps), allocateStartHost, AfterVmStartHostAllocated, startOnHost<StartVmCtx>(deps), AfterVmStartedOnHost, markStarted(deps)]);
 }

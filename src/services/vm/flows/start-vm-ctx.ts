@@ -1,8 +1,11 @@
 import type { AllocateHostReply } from '../../../contracts/host-allocator.ts';
+import type { VmState } from '../../../contracts/vm.ts';
 
 /** The context of `vm.start`: what the allocator needs, and what each step made (for rollback). */
 export interface StartVmCtx {
   uuid: string;
+  /** The state before the start (Stopped, Crashed): what a rollback gives back. */
+  previousState: VmState;
   cpuNum: number;
   memorySize: number;
   instanceOfferingUuid?: string;
