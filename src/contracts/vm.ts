@@ -205,3 +205,15 @@ export interface AgentCommandHandler {
 export const AgentCommandPoint = strategyPoint<AgentCommandHandler>('agent.sendCommand');
 export const AGENT_SEND_COMMAND_PATH = '/zstack/asyncrest/sendcommand';
 export const REPORT_VM_STATE_PATH = '/kvm/reportvmstate';
+
+/**
+ * What a hypervisor plugin adds to the VM commands its agents receive, chosen by the host's
+ * hypervisor type (ZStack's KVM backends filling NicTO.bridgeName): the KVM plugin gives each NIC of
+ * `/vm/start` and `/vm/attachnic` its L2 network's physical interface and bridge. Returns the command
+ * to send (it may be the same object).
+ */
+export interface VmCommandDecorator {
+  decorate(path: string, cmd: Record<string, unknown>, hostUuid: string): Promise<Record<string, unknown>>;
+}
+
+export const VmCommandDecoratorPoint = strategyPoint<VmCommandDecorator>('vm.commandDecorator');

@@ -12,6 +12,8 @@ const run = promisify(execFile);
  * namespace, so an agent deployed by Ansible through it listens there, as on a separate machine.
  * Namespaces share the filesystem: the host's files go under `dir`.
  *
+ * Inside the namespace the host's link is `eth0`.
+ *
  * Login is root by a key generated for the host (its `AuthorizedKeysFile` is under `dir`, so the
  * machine's own keys and passwords are never touched); password logins are enabled, so a wrong
  * password is refused by sshd for real.
@@ -87,8 +89,10 @@ export async function createPretendHost(opts: { sshPort?: number } = {}): Promis
     await sh('ip', ['link', 'set', vethHost, 'netns', name]);
     await sh('ip', ['addr', 'add', `${gatewayIp}/24`, 'dev', vethRoot]);
     await sh('ip', ['link', 'set', vethRoot, 'up']);
-    await sh('ip', ['-n', name, 'addr', 'add', `${ip}/24`, 'dev', vethHost]);
-    await sh('ip', ['-n', name, 'link', 'set', vethHost, 'up']);
+    // Inside, the link is `eth0` as on a real machine: an L2 network's physicalInterface names it.
+    await sh('ip', ['-n', name, 'link', 'set', vethHost, 'name', 'eth0']);
+    await sh('ip', ['-n', name, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
+    await sh('ip', ['-n', name, 'link', 'set', 'eth0', 'up']);
     await sh('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
     await sh('ip', ['-n', name, 'route', 'add', 'default', 'via', gatewayIp]);
 

@@ -99,6 +99,10 @@ describe('a VM on a KVM host, its image from an image store, all through the API
     await waitUntil(() => existsSync(serialLog(vm.uuid)) && readFileSync(serialLog(vm.uuid), 'utf8').includes(MARKER), 120_000);
     const firstPid = qemuPid(vm.uuid)!;
     expect(await h.pids()).toContain(firstPid);
+    // The NIC's tap is in the NoVlan bridge of the L2's interface (br_eth0), which took over the host's address.
+    const nic = await db().selectFrom('vm_nic').select('internalName').where('vmInstanceUuid', '=', vm.uuid).executeTakeFirstOrThrow();
+    expect((await h.exec('ip', ['-o', 'link', 'show', 'master', 'br_eth0'])).stdout).toContain(String(nic.internalName));
+    expect((await h.exec('ip', ['-o', '-4', 'addr', 'show', 'dev', 'br_eth0'])).stdout).toContain(h.ip);
 
     expect((await api('StopVmInstance', { uuid: vm.uuid })).inventory.state).toBe('Stopped');
     await waitUntil(() => !alive(firstPid));

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { HostErrors, HypervisorFactoryPoint, type HostSpec } from '../../contracts/host.ts';
+import { VmCommandDecoratorPoint } from '../../contracts/vm.ts';
 import type { AgentClient, AgentResponse } from '../../core/agent/index.ts';
 import { StratoError, SysErrors } from '../../core/errors/index.ts';
 import type { ExtensionRegistry } from '../../core/plugin/index.ts';
@@ -16,5 +17,7 @@ export async function callHostAgent<R extends AgentResponse = AgentResponse>(
   if (row.status !== 'Connected') throw new StratoError(HostErrors.NOT_CONNECTED, `host ${hostUuid} is ${String(row.status)}; ${path} cannot be sent`);
   const factory = deps.extensions.strategy(HypervisorFactoryPoint, String(row.hypervisorType));
   const endpoint = await factory.endpointOf(row as unknown as HostSpec);
-  return deps.agents.call<R>(endpoint, path, { hostUuid, ...cmd });
+  // The host's hypervisor plugin may add what its agent needs (KVM: each NIC's bridge and interface).
+  const decorator = deps.extensions.findStrategy(VmCommandDecoratorPoint, String(row.hypervisorType));
+  return deps.agents.call<R>(endpoint, path, { hostUuid, ...(decorator ? await decorator.decorate(path, cmd, hostUuid) : cmd) });
 }
