@@ -121,9 +121,9 @@ export class PretendAgentHost {
   }
 
   /** Starts `strato agent` in the namespace and waits until it answers `/host/echo`. */
-  async startAgent(): Promise<void> {
+  async startAgent(opts: { listen?: string } = {}): Promise<void> {
     const log = createWriteStream(join(this.dataDir, `agent-${Date.now()}.log`));
-    const child = spawn('ip', ['netns', 'exec', this.ns, process.execPath, join(REPO, 'bin/strato.js'), 'agent', '--port', '7070', '--host', this.hostIp, '--data-dir', this.dataDir], {
+    const child = spawn('ip', ['netns', 'exec', this.ns, process.execPath, join(REPO, 'bin/strato.js'), 'agent', '--port', '7070', '--host', opts.listen ?? this.hostIp, '--data-dir', this.dataDir], {
       env: { ...process.env, STRATO_AGENT_TOKEN: this.token },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -210,4 +210,19 @@ export function waitForSerial(logFile: string, marker: string | RegExp, timeoutM
     const text = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
     return (typeof marker === 'string' ? text.includes(marker) : marker.test(text)) ? text : '';
   }, timeoutMs);
+}
+
+/** An underlay link between two pretend hosts (a veth pair, one end in each namespace): `eth9`, 10.252.N.1 and .2. */
+export function linkHosts(a: PretendAgentHost, b: PretendAgentHost): { aIp: string; bIp: string } {
+  const n = 1 + Math.floor(Math.random() * 250);
+  const id = Math.random().toString(36).slice(2, 8);
+  sh(['ip', 'link', 'add', `stu${id}a`, 'type', 'veth', 'peer', 'name', `stu${id}b`]);
+  sh(['ip', 'link', 'set', `stu${id}a`, 'netns', a.ns]);
+  sh(['ip', 'link', 'set', `stu${id}b`, 'netns', b.ns]);
+  for (const [h, end, ip] of [[a, `stu${id}a`, `10.252.${n}.1`], [b, `stu${id}b`, `10.252.${n}.2`]] as const) {
+    sh(['ip', '-n', h.ns, 'link', 'set', end, 'name', 'eth9']);
+    sh(['ip', '-n', h.ns, 'addr', 'add', `${ip}/24`, 'dev', 'eth9']);
+    sh(['ip', '-n', h.ns, 'link', 'set', 'eth9', 'up']);
+  }
+  return { aIp: `10.252.${n}.1`, bIp: `10.252.${n}.2` };
 }

@@ -3,6 +3,7 @@ import { VmNicAgentPaths } from '../../contracts/vm-nic.ts';
 import { VmVolumeAgentPaths } from '../../contracts/vm-volume.ts';
 import type { CommandRegistry } from '../command-registry.ts';
 import { KeyedQueue } from '../keyed-queue.ts';
+import { migrateVm, MigrationAgentPaths, type MigrateCmd } from './migrate.ts';
 import { attachNic, attachVolume, detachNic, detachVolume } from './vm-devices.ts';
 import type { NicTO, StartVmCmd, VolumeTO } from './vm-spec.ts';
 import type { VmSupervisor } from './vm-supervisor.ts';
@@ -15,8 +16,8 @@ type VmCmd = { vmInstanceUuid?: string };
  */
 export function defineVmCommands(commands: CommandRegistry, sup: VmSupervisor): void {
   const queue = new KeyedQueue();
-  const onVm = <C extends VmCmd>(path: string, fn: (cmd: C) => Promise<Record<string, unknown> | void>) =>
-    commands.define(path, (cmd: C) => queue.run(`vm-${cmd.vmInstanceUuid ?? ''}`, async () => (await fn(cmd)) ?? {}));
+  const onVm = <C extends VmCmd>(path: string, fn: (cmd: C) => Promise<Record<string, unknown> | void>, opts: { sync?: boolean } = {}) =>
+    commands.define(path, (cmd: C) => queue.run(`vm-${cmd.vmInstanceUuid ?? ''}`, async () => (await fn(cmd)) ?? {}), opts);
 
   onVm<Partial<StartVmCmd>>(VmAgentPaths.start, (cmd) => sup.start(cmd));
   onVm<VmCmd & { type?: string; timeout?: number }>(VmAgentPaths.stop, (cmd) => sup.stop(String(cmd.vmInstanceUuid), { type: cmd.type, timeoutSec: cmd.timeout }));
@@ -24,7 +25,15 @@ export function defineVmCommands(commands: CommandRegistry, sup: VmSupervisor): 
   onVm(VmAgentPaths.pause, (cmd) => sup.pause(String(cmd.vmInstanceUuid)));
   onVm(VmAgentPaths.resume, (cmd) => sup.resume(String(cmd.vmInstanceUuid)));
   onVm(VmAgentPaths.destroy, (cmd) => sup.destroy(String(cmd.vmInstanceUuid)));
-  onVm(VmAgentPaths.migrate, () => Promise.reject(new Error('live migration is not implemented by this agent yet')));
+  onVm<MigrateCmd>(VmAgentPaths.migrate, (cmd) => migrateVm(sup, cmd));
+  onVm<{ vmInstanceUuid?: string; spec?: Partial<StartVmCmd>; listenIp?: string }>(MigrationAgentPaths.incoming, (cmd) => {
+    if (!cmd.spec || cmd.spec.vmInstanceUuid !== cmd.vmInstanceUuid || !cmd.listenIp) throw new Error('incoming migration needs vmInstanceUuid, its spec and listenIp');
+    return sup.startIncoming(cmd.spec, cmd.listenIp);
+  }, { sync: true });
+  onVm(MigrationAgentPaths.abort, async (cmd) => {
+    // only a VM still waiting for its state is dropped: one that already runs here is not the source's to kill
+    if (sup.get(String(cmd.vmInstanceUuid))?.incoming) await sup.destroy(String(cmd.vmInstanceUuid));
+  }, { sync: true });
   commands.define(VmAgentPaths.checkState, (cmd: { vmInstanceUuids?: string[] }) => {
     const uuids = cmd.vmInstanceUuids ?? sup.all().map((v) => v.uuid);
     return { states: Object.fromEntries(uuids.map((u) => [u, sup.get(u)?.state ?? 'Stopped'])) };

@@ -25,6 +25,8 @@ export interface VmHandle {
   vncPort?: number;
   /** Set while the agent itself takes the VM down: its exit is then no news for the node. */
   stopping: boolean;
+  /** A migration destination waiting for (or receiving) the VM's state: it runs once the stream completes. */
+  incoming?: boolean;
 }
 
 export interface SupervisorDeps {
@@ -87,7 +89,28 @@ export class VmSupervisor {
     writeFileAtomic(join(vm.files.dir, 'spec.json'), JSON.stringify(vm.spec));
   }
 
-  async start(cmd: Partial<StartVmCmd>): Promise<{ vncPort?: number }> {
+  start(cmd: Partial<StartVmCmd>): Promise<{ vncPort?: number }> {
+    return this.#launch(cmd);
+  }
+
+  /**
+   * The destination side of a live migration: the same QEMU, started with `-incoming defer`, then
+   * listening on `listenIp` (a port QEMU picks). It holds the VM paused until the stream completes.
+   */
+  async startIncoming(cmd: Partial<StartVmCmd>, listenIp: string): Promise<{ port: number }> {
+    if (cmd.vmInstanceUuid && this.#vms.has(cmd.vmInstanceUuid)) throw new Error(`VM ${cmd.vmInstanceUuid} already runs on this host`);
+    await this.#launch(cmd, listenIp);
+    const vm = this.require(cmd.vmInstanceUuid);
+    const info = await vm.qmp.execute<{ 'socket-address'?: Array<{ port?: string }> }>('query-migrate');
+    const port = Number(info['socket-address']?.[0]?.port);
+    if (!port) {
+      await this.destroy(vm.uuid);
+      throw new Error('QEMU did not say which port it listens on for the migration');
+    }
+    return { port };
+  }
+
+  async #launch(cmd: Partial<StartVmCmd>, incomingIp?: string): Promise<{ vncPort?: number }> {
     validateStart(cmd);
     const existing = this.#vms.get(cmd.vmInstanceUuid);
     if (existing && isQemuOf(existing.pid, existing.files.dir)) return { vncPort: existing.vncPort };
@@ -104,13 +127,14 @@ export class VmSupervisor {
         if (bridge) await ensureBridge(bridge, nic.physicalInterface);
         await createTap(tapOf(nic), bridge);
       }
-      pid = spawnQemu(this.d.qemuBinary, qemuArgs(cmd, files, this.d.accel), files.qemuLog);
+      pid = spawnQemu(this.d.qemuBinary, [...qemuArgs(cmd, files, this.d.accel), ...(incomingIp ? ['-incoming', 'defer'] : [])], files.qemuLog);
       writeFileAtomic(join(files.dir, 'qemu.pid'), String(pid));
       const qmp = await QmpClient.connect(files.qmp, 30_000).catch((e: unknown) => {
         throw new Error(`QEMU did not start: ${tailOf(files.qemuLog) || (e instanceof Error ? e.message : String(e))}`);
       });
-      const vm: VmHandle = { uuid: cmd.vmInstanceUuid, files, spec: cmd, pid, qmp, state: 'Running', stopping: false };
+      const vm: VmHandle = { uuid: cmd.vmInstanceUuid, files, spec: cmd, pid, qmp, state: incomingIp ? 'Paused' : 'Running', stopping: false, incoming: Boolean(incomingIp) };
       vm.vncPort = await vncPortOf(qmp);
+      if (incomingIp) await qmp.execute('migrate-incoming', { uri: `tcp:${incomingIp}:0` });
       this.#watch(vm);
       this.d.log.info({ vmUuid: vm.uuid, pid, vncPort: vm.vncPort }, 'VM started');
       return { vncPort: vm.vncPort };
@@ -203,6 +227,15 @@ export class VmSupervisor {
     this.#countStates();
   }
 
+  /** The source side's end of a completed migration: QEMU quits, its taps go, nothing is reported. */
+  async handOver(uuid: string): Promise<void> {
+    const vm = this.require(uuid);
+    vm.stopping = true;
+    await vm.qmp.execute('quit', undefined, 5000).catch(() => undefined);
+    if (!(await waitGone(vm.pid, vm.files.dir, 5000))) killHard(vm.pid, vm.files.dir);
+    await this.#gone(vm);
+  }
+
   /** Lets the VMs run on without this agent (a restart takes them over). */
   detachAll(): void {
     for (const vm of this.#vms.values()) {
@@ -217,6 +250,13 @@ export class VmSupervisor {
     this.#countStates();
     vm.qmp.on('event', (e) => {
       if (vm.stopping) return;
+      if (vm.incoming && e.event === 'RESUME') {
+        // the migration stream completed here: the VM is ours now, and the node is told by the source's answer
+        vm.incoming = false;
+        vm.state = 'Running';
+        this.#countStates();
+        return;
+      }
       if (e.event === 'STOP' || e.event === 'RESUME') {
         const state: VmRunState = e.event === 'STOP' ? 'Paused' : 'Running';
         if (state === vm.state) return;
