@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabaseKinds } from '../src/core/db/index.ts';
 import { IdentityErrors } from '../src/core/errors/index.ts';
 import { flushAudit } from '../src/services/audit/index.ts';
+import { formatSignedDate, signRequest } from '../src/services/identity/signature.ts';
 import { sha512, startTestNode, type TestClient, type TestNode } from './support/test-node.ts';
 
 /**
@@ -65,6 +66,17 @@ describe.each(testDatabaseKinds())('audit of API calls on %s', (kind) => {
     const all = JSON.stringify(await t.node.ctx.db.selectFrom('audit_log').selectAll().execute());
     expect(all).toContain('CreateAccessKey');
     for (const secret of [key.AccessKeySecret, sha512('secret-pw'), sha512('user-pw'), sha512('password'), tenant.session, admin.session]) expect(all).not.toContain(secret);
+  });
+
+  it('records a refused signed request as a failed call of the API it was for, without the signature', async () => {
+    const key = (await tenant.call('POST', '/accesskeys', { params: { accountUuid: tenantUuid, userUuid: tenantUuid } })).inventory;
+    const date = formatSignedDate(Date.now());
+    const signature = signRequest('not-the-secret', 'GET', date, '/v1/accounts/groups');
+    const r = await fetch(`${t.url}/zstack/v1/accounts/groups`, { headers: { Authorization: `ZStack ${key.AccessKeyID}:${signature}`, date } });
+    expect(r.status).toBe(503);
+    const rows = await audits(`q=accessKeyId=${key.AccessKeyID}`);
+    expect(rows.map((x) => [x.apiName, x.success, x.error, x.accountUuid, x.clientIp])).toEqual([['QueryUserGroup', false, IdentityErrors.AUTHENTICATION_ERROR.code, tenantUuid, '127.0.0.1']]);
+    expect(JSON.stringify(rows)).not.toContain(signature);
   });
 
   it('is for administrators only', async () => {

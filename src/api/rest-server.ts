@@ -64,6 +64,9 @@ export type Credentials =
         paths: string[];
         /** Digest of the whole request (method, URL with query, body): the same request twice is a replay. */
         fingerprint: string;
+        /** For the audit of refused requests. */
+        apiName: string;
+        clientIp: string;
       };
     };
 
@@ -209,7 +212,7 @@ function credentialsOf(req: FastifyRequest, api: ApiDef, byUuid: boolean): Crede
   }
   const template = `/v1${api.path}${byUuid ? '/{uuid}' : ''}`;
   const fingerprint = createHash('sha256').update(`${req.method}\n${req.url}\n${req.body === undefined ? '' : JSON.stringify(req.body)}`).digest('hex');
-  return { accessKey: { accessKeyId: signed[1], signature: signed[2], method: req.method, date, paths: [...new Set([asRequested, decoded, template])], fingerprint } };
+  return { accessKey: { accessKeyId: signed[1], signature: signed[2], method: req.method, date, paths: [...new Set([asRequested, decoded, template])], fingerprint, apiName: api.name, clientIp: req.ip } };
 }
 
 /** Several action APIs share `PUT …/{uuid}/actions`; the body's single key names the action. */

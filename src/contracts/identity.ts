@@ -56,6 +56,8 @@ export const IdentityEvents = {
   sessionEnded: 'identity.sessionEnded',
   /** `{ accountUuid }`: policies or memberships changed; permission caches of that account are stale. */
   permissionsChanged: 'identity.permissionsChanged',
+  /** `AuthenticationFailure`: a signed request was refused (the audit records it on the node that refused it). */
+  authenticationFailed: 'identity.authenticationFailed',
 } as const;
 
 /** A request signed with an access key, as the REST layer saw it. */
@@ -67,6 +69,22 @@ export interface AccessKeyRequest {
   date: string;
   /** The paths the client may have signed (`/v1/zones/<uuid>` and the route template `/v1/zones/{uuid}`). */
   paths: string[];
+  /** Digest of the whole request (method, URL, body): the same request twice is a replay. */
+  fingerprint: string;
+  /** For the audit of refusals: the API the request was for and where it came from. */
+  apiName?: string;
+  clientIp?: string;
+}
+
+export interface AuthenticationFailure {
+  apiName?: string;
+  accessKeyId: string;
+  accountUuid?: string;
+  userUuid?: string;
+  clientIp?: string;
+  /** ZStack error code of the refusal. */
+  error: string;
+  reason: string;
 }
 
 /** What the permission check needs to know about one API call. */

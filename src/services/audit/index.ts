@@ -1,3 +1,4 @@
+import { IdentityEvents, type AuthenticationFailure } from '../../contracts/identity.ts';
 import type { ConfigHandle } from '../../core/config/index.ts';
 import type { ServiceModule } from '../../core/node-context.ts';
 import { auditApis } from './apis.ts';
@@ -19,6 +20,10 @@ export const auditService: ServiceModule = {
     recorders.set(ctx, { recorder, retentionDays });
     // Added before the node's own interceptors: it sees every call, those the permission check refuses included.
     ctx.bus.addInterceptor(recorder.interceptor());
+    // Refused signed requests never become calls; the node that refused one records it (events reach every node).
+    ctx.bus.subscribe<AuthenticationFailure>(IdentityEvents.authenticationFailed, (f, event) => {
+      if (event.sourceNodeUuid === ctx.nodeUuid) recorder.recordRefusal(f);
+    });
   },
   start(ctx) {
     const r = recorders.get(ctx);

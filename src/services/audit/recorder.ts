@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { ApiCallHeaders } from '../../contracts/identity.ts';
+import { ApiCallHeaders, type AuthenticationFailure } from '../../contracts/identity.ts';
 import type { Interceptor, Message, Reply } from '../../core/bus/index.ts';
 import { newUuid } from '../../core/util/uuid.ts';
 import { maskSecrets } from './mask.ts';
@@ -43,7 +43,7 @@ export class AuditRecorder {
     const loggedIn = !msg.caller && v && typeof v.accountUuid === 'string' ? { accountUuid: v.accountUuid, userUuid: typeof v.userUuid === 'string' ? v.userUuid : null } : undefined;
     let params = JSON.stringify(maskSecrets(msg.body ?? {}));
     if (params.length > MAX_PARAMS_CHARS) params = `${params.slice(0, MAX_PARAMS_CHARS)}…`;
-    this.#pending.push({
+    this.#push({
       uuid: newUuid(),
       apiId: msg.apiId ?? null,
       apiName: msg.type,
@@ -57,6 +57,15 @@ export class AuditRecorder {
       durationMs: Math.round(ms),
       createDate: Date.now(),
     });
+  }
+
+  /** A request refused before it became a call (a bad signature): recorded as a failed call of that API. */
+  recordRefusal(f: AuthenticationFailure): void {
+    this.#push({ uuid: newUuid(), apiId: null, apiName: f.apiName ?? 'unknown', accountUuid: f.accountUuid ?? null, userUuid: f.userUuid ?? null, accessKeyId: f.accessKeyId.slice(0, 128), clientIp: f.clientIp ?? null, params: JSON.stringify({ refused: f.reason }), success: false, error: f.error, durationMs: 0, createDate: Date.now() });
+  }
+
+  #push(row: Record<string, unknown>): void {
+    this.#pending.push(row);
     if (this.#pending.length >= 200) this.#write();
     else this.#timer ??= setTimeout(() => this.#write(), 20);
   }

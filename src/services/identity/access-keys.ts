@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { AccessKeyRequest } from '../../contracts/identity.ts';
+import { IdentityEvents, type AccessKeyRequest, type AuthenticationFailure } from '../../contracts/identity.ts';
 import type { ApiParams } from '../../core/api/define-api.ts';
 import type { Caller } from '../../core/bus/context.ts';
 import type { Message } from '../../core/bus/index.ts';
@@ -70,10 +70,16 @@ export function accessKeyHandlers(deps: IdentityDeps) {
  * tampered method, path or date is refused), and the same request was not seen before (a replay is
  * refused: every accepted request's fingerprint is kept until its date leaves the skew window).
  */
-export async function authenticateAccessKey(deps: IdentityDeps, maxSkewSeconds: ConfigHandle<number>, req: AccessKeyRequest & { fingerprint: string }, now = Date.now()): Promise<Caller> {
-  const { db } = deps.ctx;
-  const refuse = (why: string) => new StratoError(IdentityErrors.AUTHENTICATION_ERROR, `access key request refused: ${why}`);
+export async function authenticateAccessKey(deps: IdentityDeps, maxSkewSeconds: ConfigHandle<number>, req: AccessKeyRequest, now = Date.now()): Promise<Caller> {
+  const { db, bus } = deps.ctx;
+  let owner: { accountUuid?: string; userUuid?: string } = {};
+  const refuse = (why: string) => {
+    const failure: AuthenticationFailure = { apiName: req.apiName, accessKeyId: req.accessKeyId, ...owner, clientIp: req.clientIp, error: IdentityErrors.AUTHENTICATION_ERROR.code, reason: why };
+    void bus.publish(IdentityEvents.authenticationFailed, failure);
+    return new StratoError(IdentityErrors.AUTHENTICATION_ERROR, `access key request refused: ${why}`);
+  };
   const key = await db.selectFrom('access_key').innerJoin('account', 'account.uuid', 'access_key.accountUuid').select(['access_key.accountUuid as accountUuid', 'access_key.userUuid as userUuid', 'access_key.accessKeySecret as secret', 'access_key.state as state', 'account.type as accountType']).where('access_key.accessKeyId', '=', req.accessKeyId).executeTakeFirst();
+  if (key) owner = { accountUuid: String(key.accountUuid), userUuid: String(key.userUuid) };
   if (!key || key.state !== 'Enabled') throw refuse('unknown or disabled access key');
   const at = parseSignedDate(req.date);
   if (at === undefined) throw refuse('missing or unreadable Date header');

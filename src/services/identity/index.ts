@@ -35,7 +35,7 @@ export const identityService: ServiceModule = {
     ctx.bus.registerService(
       serviceFromHandlers('identity', {
         [IdentityMessages.authenticate]: async (msg: Message<{ sessionUuid: string }>) => s.authenticate(msg.body.sessionUuid),
-        [IdentityMessages.authenticateAccessKey]: async (msg: Message<AccessKeyRequest & { fingerprint: string }>) => authenticateAccessKey(deps, cfg.maxSkew, msg.body),
+        [IdentityMessages.authenticateAccessKey]: async (msg: Message<AccessKeyRequest>) => authenticateAccessKey(deps, cfg.maxSkew, msg.body),
         [IdentityMessages.checkPermission]: async (msg: Message<PermissionQuery>) => {
           await permissions.check(msg.caller, msg.body);
           return {};

@@ -15,13 +15,17 @@ const SELF_SERVICE = new Set(['UpdateUser', 'CreateAccessKey']);
  * - a normal account may call every other API (what it may reach is the ownership service's business);
  * - a user is bound by the policies attached to it and to its groups: a matching Deny refuses,
  *   otherwise a matching Allow permits; with neither, a user may only read (queries and GETs).
- * A user's statements are cached per node until `identity.permissionsChanged` names its account.
+ * A user's statements are cached per node until `identity.permissionsChanged` names its account, and
+ * for at most `cacheMs` (1 s), so a change reaches a node whose event was lost or late.
  */
 export class Permissions {
-  readonly #statements = new Map<string, { accountUuid: string; statements: PolicyStatement[] }>();
+  readonly #statements = new Map<string, { accountUuid: string; statements: PolicyStatement[]; readAt: number }>();
   #names: ActionNames | undefined;
 
-  constructor(private readonly ctx: NodeContext) {}
+  constructor(
+    private readonly ctx: NodeContext,
+    private readonly cacheMs = 1000,
+  ) {}
 
   actionName(apiName: string): string {
     this.#names ??= new ActionNames(this.ctx.apis.all(), (inv) => this.ctx.inventories.find(inv)?.className);
@@ -49,15 +53,16 @@ export class Permissions {
   }
 
   async #statementsOf(caller: Caller): Promise<PolicyStatement[]> {
+    const now = Date.now();
     const hit = this.#statements.get(caller.userUuid);
-    if (hit) return hit.statements;
+    if (hit && now - hit.readAt < this.cacheMs) return hit.statements;
     const { db } = this.ctx;
     const direct = db.selectFrom('user_policy_ref').select('policyUuid').where('userUuid', '=', caller.userUuid);
     const viaGroups = db.selectFrom('user_group_policy_ref').innerJoin('user_group_user_ref', 'user_group_user_ref.groupUuid', 'user_group_policy_ref.groupUuid').select('user_group_policy_ref.policyUuid as policyUuid').where('user_group_user_ref.userUuid', '=', caller.userUuid);
     const rows = await db.selectFrom('policy').select('statements').where((eb) => eb.or([eb('uuid', 'in', direct), eb('uuid', 'in', viaGroups)])).execute();
     const statements = rows.flatMap((r) => JSON.parse(String(r.statements)) as PolicyStatement[]);
     if (this.#statements.size > 10_000) this.#statements.clear();
-    this.#statements.set(caller.userUuid, { accountUuid: caller.accountUuid, statements });
+    this.#statements.set(caller.userUuid, { accountUuid: caller.accountUuid, statements, readAt: now });
     return statements;
   }
 }
