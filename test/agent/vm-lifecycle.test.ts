@@ -87,6 +87,10 @@ describe.skipIf(!canRun || !hasCommand('qemu-system-x86_64'))('strato agent: a V
     const sync = await call<{ states: Record<string, string>; vncPorts: Record<string, number> }>('/vm/vmsync', {});
     expect(sync.states).toEqual({ [vmUuid]: 'Running' });
     expect(sync.vncPorts[vmUuid]).toBeGreaterThanOrEqual(5900);
+    // the console listens on the host's loopback only, and speaks RFB
+    const banner = host.inNs(['bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${sync.vncPorts[vmUuid]}; head -c 12 <&3`]);
+    expect(banner).toBe('RFB 003.008\n');
+    expect(host.inNs(['ss', '-Htln', `sport = :${sync.vncPorts[vmUuid]}`])).toMatch(/127\.0\.0\.1:/);
   });
 
   it('refuses a bad start command as data and leaves nothing behind', async () => {
