@@ -3,6 +3,7 @@ import { serviceFromHandlers, type Message } from '../../core/bus/index.ts';
 import type { ServiceModule } from '../../core/node-context.ts';
 import type { ChangeResourceOwner, RevokeResourceSharing, ShareResource } from './apis.ts';
 import { ownershipApis } from './apis.ts';
+import { forgetDeletedAccounts, ownedResourcesCascade } from './account-cascade.ts';
 import { ownershipInterceptor } from './ownership-interceptor.ts';
 import { declareTenantPolicies } from './policies.ts';
 import { AccountResourceRefInventory, ownershipMigration, SharedResourceInventory } from './schema.ts';
@@ -21,6 +22,8 @@ export const ownershipService: ServiceModule = {
   setup(ctx) {
     declareTenantPolicies();
     ctx.bus.addInterceptor(ownershipInterceptor(ctx.db, ctx.apis, ctx.inventories));
+    ctx.cascade.register(ownedResourcesCascade(ctx.db, ctx.bus, ctx.apis, ctx.log));
+    forgetDeletedAccounts(ctx.db, ctx.bus);
     const sharing = new Sharing(ctx.db, ctx.inventories);
     ctx.bus.registerService(
       serviceFromHandlers('ownership', {

@@ -45,9 +45,10 @@ export class ResourceAccess {
       const p = tenantPolicyOf(d.name);
       return typeof p === 'object' && 'via' in p && d.primaryKey === 'uuid' && p.via.some((f) => f !== d.primaryKey);
     });
+    // Accounts themselves are left out: naming another account (to share with it) is not touching it.
     this.#accountInventories = inventories.list().filter((d) => {
       const p = tenantPolicyOf(d.name);
-      return typeof p === 'object' && 'account' in p && d.primaryKey === 'uuid';
+      return typeof p === 'object' && 'account' in p && d.primaryKey === 'uuid' && d.name !== 'AccountInventory';
     });
     // Several inventories may share a table (L2 network kinds): look in each table once.
     const tables = new Set<string>();

@@ -1,3 +1,4 @@
+import { IdentityEvents } from '../../contracts/identity.ts';
 import type { ApiParams } from '../../core/api/define-api.ts';
 import { serviceFromHandlers, type Message } from '../../core/bus/index.ts';
 import type { ConfigHandle } from '../../core/config/index.ts';
@@ -34,6 +35,8 @@ export const quotaService: ServiceModule = {
     const accountExists = async (uuid: string) => !!(await ctx.db.selectFrom('account').select('uuid').where('uuid', '=', uuid).executeTakeFirst());
     const notFound = (uuid: string) => new StratoError(SysErrors.RESOURCE_NOT_FOUND, `unable to find account[uuid:${uuid}]`);
     ctx.bus.addInterceptor(quotaInterceptor(ctx.apis, ledger, planner, normalAccounts, ctx.log));
+    // What the account owned was deleted (and given back) before it: its quotas go with it.
+    ctx.bus.subscribe<{ uuid: string }>(IdentityEvents.accountDeleted, async (b) => ledger.forget(b.uuid));
     ctx.bus.registerService(
       serviceFromHandlers('quota', {
         UpdateQuota: async (msg: Message<ApiParams<typeof UpdateQuota>>) => {

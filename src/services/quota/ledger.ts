@@ -116,6 +116,12 @@ export class QuotaLedger {
     }
   }
 
+  async forget(accountUuid: string): Promise<void> {
+    await this.db.deleteFrom('quota').where('identityUuid', '=', accountUuid).execute();
+    await this.db.deleteFrom('quota_usage').where('accountUuid', '=', accountUuid).execute();
+    await this.db.deleteFrom('quota_charge').where('accountUuid', '=', accountUuid).execute();
+  }
+
   async update(accountUuid: string, name: string, value: number): Promise<Record<string, unknown>> {
     await this.materialize([accountUuid]);
     await this.db.updateTable('quota').set({ value, lastOpDate: Date.now() }).where('identityUuid', '=', accountUuid).where('name', '=', name).execute();
