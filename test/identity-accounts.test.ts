@@ -179,6 +179,9 @@ describe.each(testDatabaseKinds())('accounts, users, groups and policies on %s',
       // A success clears the count: two more failures do not lock.
       for (let i = 0; i < 2; i++) expectError(await attempt('wrong'), IdentityErrors.AUTHENTICATION_ERROR.code);
       expect((await attempt('pw-tenant-i')).status).toBe(200);
+      // Wrong passwords fired at once are all counted: a burst cannot buy more tries than allowed.
+      await Promise.all(Array.from({ length: 6 }, () => attempt('wrong')));
+      expect((await attempt('pw-tenant-i')).body.error?.details).toMatch(/locked/);
     } finally {
       await setConfig('login.maxFailures', '5');
       await setConfig('login.lockSeconds', '300');

@@ -1,4 +1,5 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import { isUniqueViolation } from '../../core/db/index.ts';
 import type { ConfigHandle } from '../../core/config/index.ts';
 import { IdentityErrors, StratoError } from '../../core/errors/index.ts';
 
@@ -23,15 +24,18 @@ export class LoginGuard {
     }
   }
 
+  /**
+   * Counts one failure with an atomic increment: wrong passwords fired in parallel are all counted
+   * (a read-then-write count would let a burst through with far more tries than allowed).
+   */
   async recordFailure(principal: string, now = Date.now()): Promise<void> {
-    const row = await this.db.selectFrom('login_failure').select(['failures', 'lockedUntil']).where('principal', '=', principal).executeTakeFirst();
+    await this.db.insertInto('login_failure').values({ principal, failures: 0, lockedUntil: 0, lastOpDate: now }).execute().catch((e: unknown) => {
+      if (!isUniqueViolation(e)) throw e;
+    });
     // A lock that has run out starts a fresh count.
-    const previous = row && Number(row.lockedUntil) === 0 ? Number(row.failures) : 0;
-    const failures = previous + 1;
-    const lockedUntil = failures >= this.maxFailures.get() ? now + this.lockSeconds.get() * 1000 : 0;
-    const values = { failures: lockedUntil ? 0 : failures, lockedUntil, lastOpDate: now };
-    if (row) await this.db.updateTable('login_failure').set(values).where('principal', '=', principal).execute();
-    else await this.db.insertInto('login_failure').values({ principal, ...values }).execute().catch(() => this.db.updateTable('login_failure').set(values).where('principal', '=', principal).execute());
+    await this.db.updateTable('login_failure').set({ failures: 0, lockedUntil: 0 }).where('principal', '=', principal).where('lockedUntil', '>', 0).where('lockedUntil', '<=', now).execute();
+    await this.db.updateTable('login_failure').set({ failures: sql`failures + 1`, lastOpDate: now }).where('principal', '=', principal).where('lockedUntil', '=', 0).execute();
+    await this.db.updateTable('login_failure').set({ failures: 0, lockedUntil: now + this.lockSeconds.get() * 1000 }).where('principal', '=', principal).where('lockedUntil', '=', 0).where('failures', '>=', this.maxFailures.get()).execute();
   }
 
   async recordSuccess(principal: string): Promise<void> {
