@@ -5,12 +5,13 @@ import { SysErrors } from '../src/core/errors/index.ts';
 import type { InsertionPoint } from '../src/core/flow/index.ts';
 import { simulatorFleetOf } from '../src/plugins/simulator/index.ts';
 import { nicsOf } from '../src/plugins/simulator-vm/index.ts';
-import { failingStepsAt } from './support/failing-steps.ts';
+import { stepFailures, type FailWhen } from './support/failing-steps.ts';
 import { startTestNode, type TestClient, type TestNode } from './support/test-node.ts';
 import { accounting, buildVmWorld, GiB, type VmWorld } from './support/vm-fixture.ts';
 
 const POINTS: Array<InsertionPoint<AttachNicCtx>> = [AfterVmNicIpAllocated, AfterVmNicPersisted, AfterVmNicAttached];
-const failing = failingStepsAt('test-failing-attach-nic-steps', POINTS);
+const failures = stepFailures('test-failing-attach-nic-steps', POINTS);
+const WHEN: FailWhen[] = ['before', 'after'];
 
 describe.each(testDatabaseKinds())('VM NICs through the REST API on %s', (kind) => {
   let t: TestNode;
@@ -29,7 +30,7 @@ describe.each(testDatabaseKinds())('VM NICs through the REST API on %s', (kind) 
   const usedIp = (ip: string) => db().selectFrom('used_ip').select(['uuid', 'vmNicUuid']).where('ip', '=', ip).executeTakeFirst();
 
   beforeAll(async () => {
-    t = await startTestNode(kind, { modules: [failing.module] });
+    t = await startTestNode(kind, { modules: [failures.module] });
     c = await t.login();
     w = await buildVmWorld(c, 'nic');
   });
@@ -100,19 +101,29 @@ describe.each(testDatabaseKinds())('VM NICs through the REST API on %s', (kind) 
       vm = await createVm('doomed-nic');
     });
 
-    it.each(POINTS.map((p) => [p.name]))('at the inserted step %s', async (point) => {
-      const before = await accounting(db(), w);
-      failing.at = point;
-      try {
-        const r = await attach(vm.uuid, w.l3b);
-        expect(r.status, r.text).toBe(503);
-        expect(r.body.error.details).toContain(`injected failure at ${point}`);
-      } finally {
-        failing.at = undefined;
+    it('at every step of vm.attachNic (read from the FlowRegistry, inserted ones included), before and after its work', async () => {
+      const steps = failures.stepsOf('vm.attachNic');
+      expect(steps.filter((p) => p.split('/').length === 3)).toHaveLength(POINTS.length);
+      expect(steps.length).toBeGreaterThan(POINTS.length);
+      for (const path of steps) {
+        for (const when of WHEN) {
+          const what = `failing ${when} ${path}`;
+          const before = await accounting(db(), w);
+          const fired = failures.fired;
+          failures.at = { path, when };
+          try {
+            const r = await attach(vm.uuid, w.l3b);
+            expect(r.status, `${what}: ${r.text}`).toBe(503);
+            expect(r.body.error.details, what).toContain(failures.message(path, when));
+          } finally {
+            failures.at = undefined;
+          }
+          expect(failures.fired, what).toBe(fired + 1);
+          expect(await accounting(db(), w), what).toEqual(before);
+          expect(nicsOf(fleet().agent(vm.hostUuid)!)[vm.uuid] ?? [], what).toEqual([]);
+          expect((await db().selectFrom('vm_instance').select('defaultL3NetworkUuid').where('uuid', '=', vm.uuid).executeTakeFirstOrThrow()).defaultL3NetworkUuid, what).toBe(w.l3);
+        }
       }
-      expect(await accounting(db(), w)).toEqual(before);
-      expect(nicsOf(fleet().agent(vm.hostUuid)!)[vm.uuid] ?? []).toEqual([]);
-      expect((await db().selectFrom('vm_instance').select('defaultL3NetworkUuid').where('uuid', '=', vm.uuid).executeTakeFirstOrThrow()).defaultL3NetworkUuid).toBe(w.l3);
     });
 
     it('when the static IP is taken', async () => {
