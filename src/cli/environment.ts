@@ -5,7 +5,8 @@ import { callApi } from './client.ts';
 /**
  * A whole cloud declared as data and built through the public API, in dependency order (ZStack's
  * EnvSpec): offerings and backup storage with images first, then per zone its clusters, hosts,
- * primary storage and networks, then VMs. `strato serve --demo` builds one; integration tests build
+ * primary storage and networks, then security groups, VMs (and their NICs' group membership), VIPs
+ * and EIPs, data volumes (attached where named) and snapshots. `strato serve --demo` builds one; integration tests build
  * theirs with the same function, so both exercise exactly what a user's script would.
  *
  * @example
