@@ -5,7 +5,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newUuid } from '../../src/core/util/uuid.ts';
-import { agentDataDirOf } from '../../src/plugins/kvm/index.ts';
+import { agentDataDirOf, STRATO_ROOT } from '../../src/plugins/kvm/index.ts';
 import { createCluster, createZone } from '../support/integration.ts';
 import { createPretendHost, type PretendHost } from '../support/pretend-host.ts';
 import { startTestNode, type RawResponse, type TestClient, type TestNode } from '../support/test-node.ts';
@@ -62,6 +62,8 @@ describe('KVM hosts deployed by Ansible on pretend hosts', () => {
     t = await startTestNode('sqlite', { node: { host: h1.gatewayIp, advertiseHost: h1.gatewayIp } });
     c = await t.login();
     await c.call('PUT', '/global-configurations/kvm/agent.rootDir/actions', { updateGlobalConfig: { value: rootDir } });
+    // No ping round during the test: a reconnect seen here is the one the test asked for (or the agent did).
+    await c.call('PUT', '/global-configurations/host/ping.interval/actions', { updateGlobalConfig: { value: '3600' } });
     const zone = await createZone(c, 'kvm-zone');
     clusterUuid = (await createCluster(c, zone.uuid, 'kvm-cluster', { hypervisorType: 'KVM' })).uuid;
   }, 60_000);
@@ -165,6 +167,15 @@ describe('KVM hosts deployed by Ansible on pretend hosts', () => {
     expect(agentPid(uuid)).not.toBe(restarted);
     expect(readFileSync(join(agentDir(uuid), 'deploy-hash'), 'utf8')).not.toBe('stale');
   }, 2 * DEPLOY_MS);
+
+  it('reconnects a host whose agent was restarted on the host (the agent asks for it with /kvm/reconnectme)', async () => {
+    const uuid = hosts.h1.uuid;
+    const dir = agentDir(uuid);
+    await db().updateTable('host').set({ status: 'Disconnected' }).where('uuid', '=', uuid).execute();
+    await h1.exec('start-stop-daemon', ['--stop', '--pidfile', join(dir, 'agent.pid'), '--exec', '/usr/bin/node', '--retry', 'TERM/10/KILL/5']);
+    await h1.exec('start-stop-daemon', ['--start', '--background', '--make-pidfile', '--pidfile', join(dir, 'agent.pid'), '--output', join(dir, 'agent.log'), '--exec', '/usr/bin/node', '--', join(STRATO_ROOT, 'bin/strato.js'), 'agent', '--port', '7070', '--host', '0.0.0.0', '--data-dir', dir]);
+    await waitUntil(async () => (await db().selectFrom('host').select('status').where('uuid', '=', uuid).executeTakeFirst())?.status === 'Connected', 20_000);
+  }, DEPLOY_MS);
 
   it('deletes a KVM host: its agent stops and its directory goes', async () => {
     const uuid = hosts.h2.uuid;

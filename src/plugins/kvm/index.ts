@@ -1,5 +1,8 @@
-import { HypervisorFactoryPoint } from '../../contracts/host.ts';
-import { VmCommandDecoratorPoint } from '../../contracts/vm.ts';
+import { HostMessages, HypervisorFactoryPoint } from '../../contracts/host.ts';
+import { AgentCommandPoint, VmCommandDecoratorPoint } from '../../contracts/vm.ts';
+
+/** What a restarted agent reports (src/agent/README.md). */
+const RECONNECT_ME_PATH = '/kvm/reconnectme';
 import type { ServiceModule } from '../../core/node-context.ts';
 import { kvmHypervisor } from './kvm-hypervisor.ts';
 import { kvmNicNetworks } from './nic-networks.ts';
@@ -20,6 +23,16 @@ export const kvmPlugin: ServiceModule = {
     const agentPort = ctx.config.define({ category: 'kvm', name: 'agent.port', type: 'number', defaultValue: 7070, min: 1, max: 65535, description: 'the port KVM host agents listen on (used for hosts added from now on)' });
     const agentRootDir = ctx.config.define({ category: 'kvm', name: 'agent.rootDir', type: 'string', defaultValue: '/var/lib/strato-agent', description: "where on a KVM host agents keep their state: one directory per host under it (used for hosts added from now on)" });
     ctx.extensions.registerStrategy(VmCommandDecoratorPoint, 'KVM', kvmNicNetworks(ctx.db), { by: 'kvm' });
+    // A restarted agent asks to be reconnected (its facts may have changed): answered at once, done in the background.
+    ctx.extensions.registerStrategy(AgentCommandPoint, RECONNECT_ME_PATH, {
+      async handle(body) {
+        const uuid = String(body.hostUuid ?? '');
+        if (!(await ctx.db.selectFrom('kvm_host').select('uuid').where('uuid', '=', uuid).executeTakeFirst())) return { error: `no KVM host ${uuid}` };
+        ctx.log.info({ host: uuid, reason: body.reason }, 'kvm: the agent asked to be reconnected');
+        void ctx.bus.call('host', HostMessages.reconnect, { uuid }, { resourceUuid: uuid }).catch((err: unknown) => ctx.log.warn({ host: uuid, err }, 'kvm: reconnect asked by the agent failed'));
+        return {};
+      },
+    }, { by: 'kvm' });
     ctx.extensions.registerStrategy(HypervisorFactoryPoint, 'KVM', kvmHypervisor({ db: ctx.db, log: ctx.log, progress: ctx.progress, agents: ctx.agents, agentPort, agentRootDir }), { by: 'kvm' });
   },
 };
