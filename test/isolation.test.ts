@@ -110,6 +110,24 @@ describe.each(testDatabaseKinds())('tenant isolation in every read and action on
     expect((await admin.call('GET', `/vm-instances${qs({ count: true })}`)).total).toBe(2);
   });
 
+  it('a tenant polling another account\'s api job gets the answer for an unknown job', async () => {
+    const started = await a.client.raw('POST', '/security-groups', { params: { name: 'a-polled-sg' } });
+    expect(started.status).toBe(202);
+    const location: string = started.body.location;
+    const jobUuid = location.split('/').at(-1)!;
+    const missing = newUuid();
+    const pollAs = async (c: TestClient, url: string) => {
+      const r = await fetch(url, { headers: { Authorization: `OAuth ${c.session}` } });
+      return { status: r.status, text: await r.text() };
+    };
+    const byB = await pollAs(b.client, location);
+    const unknown = await pollAs(b.client, location.replace(jobUuid, missing));
+    expect(byB.status).toBe(404);
+    expect(byB.text.replace(jobUuid, 'U')).toBe(unknown.text.replace(missing, 'U'));
+    expect((await a.client.poll(location)).body.inventory.name).toBe('a-polled-sg');
+    expect((await admin.poll(location)).status).toBe(200);
+  });
+
   it('acting on another tenant\'s resource answers exactly as acting on a uuid that does not exist', async () => {
     const c = a.client;
     const same = async (method: string, path: (u: string) => string, body: (u: string) => unknown, foreign: string) => {

@@ -112,7 +112,9 @@ export async function buildRestServer(deps: RestServerDeps): Promise<FastifyInst
   app.get(`${PREFIX}/api-jobs/:uuid`, async (req, reply) => {
     const { uuid } = req.params as { uuid: string };
     // ZStack does not authenticate polls (access-key callers poll with `OAuth null`); a job id is an unguessable capability.
-    const job = isUuid(uuid) ? await deps.jobs.get(uuid) : undefined;
+    let job = isUuid(uuid) ? await deps.jobs.get(uuid) : undefined;
+    // A tenant polling with its session sees only its own jobs: another account's job answers as an unknown one.
+    if (job?.accountUuid && !(await mayPoll(deps, req, job.accountUuid))) job = undefined;
     if (!job) return reply.code(404).type('text/plain; charset=utf-8').send(`no job[uuid:${uuid}] found`);
     if (job.state === 'Processing') return reply.code(202).send({});
     if (job.state === 'Failed') return reply.code(503).send(job.result ?? { error: toErrorCode(new Error('unknown failure')) });
@@ -213,6 +215,14 @@ function credentialsOf(req: FastifyRequest, api: ApiDef, byUuid: boolean): Crede
   const template = `/v1${api.path}${byUuid ? '/{uuid}' : ''}`;
   const fingerprint = createHash('sha256').update(`${req.method}\n${req.url}\n${req.body === undefined ? '' : JSON.stringify(req.body)}`).digest('hex');
   return { accessKey: { accessKeyId: signed[1], signature: signed[2], method: req.method, date, paths: [...new Set([asRequested, decoded, template])], fingerprint, apiName: api.name, clientIp: req.ip } };
+}
+
+/** Polls without a usable session keep ZStack's behaviour (the job id is the capability); a normal account's session reaches only its own jobs. */
+async function mayPoll(deps: RestServerDeps, req: FastifyRequest, jobAccountUuid: string): Promise<boolean> {
+  const session = /^OAuth\s+([0-9a-f]{32})$/.exec(header(req, 'authorization') ?? '')?.[1];
+  if (session === undefined) return true;
+  const caller = await deps.authenticate({ session }).catch(() => undefined);
+  return caller === undefined || caller.accountType === 'SystemAdmin' || caller.accountUuid === jobAccountUuid;
 }
 
 /** Several action APIs share `PUT …/{uuid}/actions`; the body's single key names the action. */
