@@ -60,9 +60,13 @@ export async function runCli(words: string[], opts: CliOptions): Promise<number>
     err((e as Error).message);
     return 2;
   }
-  // ZStack's clients send the SHA-512 hex of the password, never the password.
-  if (api.name === 'LogInByAccount' && typeof params.password === 'string' && !/^[0-9a-f]{128}$/i.test(params.password)) {
-    params.password = createHash('sha512').update(params.password).digest('hex');
+  // ZStack's clients send the SHA-512 hex of a password, never the password: every parameter declared
+  // as SHA-512 hex (logins, CreateAccount, CreateUser, password changes) is hashed here when given plain.
+  for (const [key, schema] of Object.entries(api.schema.properties)) {
+    const v = params[key];
+    if ((schema as { pattern?: string }).pattern === '^[0-9a-fA-F]{128}$' && typeof v === 'string' && !/^[0-9a-f]{128}$/i.test(v)) {
+      params[key] = createHash('sha512').update(v).digest('hex');
+    }
   }
   if (!api.noSession && !state) {
     err('not logged in: run `strato cli LogInByAccount accountName=admin password=…` first');
@@ -81,7 +85,7 @@ export async function runCli(words: string[], opts: CliOptions): Promise<number>
         : undefined,
     });
     if (progress) process.stderr.write('\r\x1b[K');
-    if (api.name === 'LogInByAccount') {
+    if (api.name === 'LogInByAccount' || api.name === 'LogInByUser') {
       const session = (result.inventory as { uuid?: string } | undefined)?.uuid;
       if (session) await saveState(stateFile, { url, session });
     }
