@@ -67,6 +67,7 @@ describe.each(testDatabaseKinds())('a complete cloud declared with the environme
     expect((await query(`/volume-snapshots${qs({ q: `volume.vmInstanceUuid=${u('env-vm-1')}` })}`)).map((s) => s.name).sort()).toEqual(['env-data-snap', 'env-root-snap']);
     // The NIC: in the private range, a member of env-web, behind env-eip.
     const nic = env.nic('env-vm-1', 'env-private');
+    expect(() => env.nic('env-vm-2', 'env-public')).toThrow(/env-vm-2 of the environment has no NIC on env-public/);
     const [nicRow] = await query(`/vm-instances/nics${qs({ q: `uuid=${nic}` })}`);
     expect(nicRow.ip).toMatch(/^10\.60\.0\./);
     expect((await query(`/security-groups/rules${qs({ q: `securityGroupUuid=${u('env-web')}` })}`)).map((r) => [r.type, r.protocol, r.startPort])).toContainEqual(['Ingress', 'TCP', 22]);
