@@ -11,6 +11,7 @@ import { quotaApis } from './apis.ts';
 import { QuotaLedger } from './ledger.ts';
 import { QuotaPlanner } from './plans.ts';
 import { quotaInterceptor } from './quota-interceptor.ts';
+import { QuotaReconciler } from './reconcile.ts';
 import { QUOTA_DEFAULTS } from './quota-names.ts';
 import { quotaMigration, QuotaInventory } from './schema.ts';
 
@@ -18,6 +19,11 @@ import { quotaMigration, QuotaInventory } from './schema.ts';
  * Per-account quotas (ZStack's QuotaVO): defaults in global configuration (category `quota`),
  * per-account values by UpdateQuota, enforced atomically on the bus for normal accounts.
  */
+/** Internal messages of the quota service. */
+export const QuotaMessages = { reconcile: 'quota.Reconcile' } as const;
+
+const reconcilersOf = new WeakMap<object, { reconciler: QuotaReconciler; interval: ConfigHandle<number>; grace: ConfigHandle<number>; timer?: NodeJS.Timeout }>();
+
 export const quotaService: ServiceModule = {
   id: 'quota',
   migrations: [quotaMigration],
@@ -35,6 +41,10 @@ export const quotaService: ServiceModule = {
     const accountExists = async (uuid: string) => !!(await ctx.db.selectFrom('account').select('uuid').where('uuid', '=', uuid).executeTakeFirst());
     const notFound = (uuid: string) => new StratoError(SysErrors.RESOURCE_NOT_FOUND, `unable to find account[uuid:${uuid}]`);
     ctx.bus.addInterceptor(quotaInterceptor(ctx.apis, ledger, planner, normalAccounts, ctx.log));
+    const interval = ctx.config.define({ category: 'quota', name: 'reconcile.interval', type: 'number', defaultValue: 300, min: 1, description: 'seconds between passes that give back charges of resources gone without a delete API (cascades, VMs stopped by the system)' });
+    const grace = ctx.config.define({ category: 'quota', name: 'reconcile.grace', type: 'number', defaultValue: 3600, min: 0, description: 'seconds a charge is left alone after it is taken (a create or start may still be running)' });
+    const reconciler = new QuotaReconciler(ctx.db, ledger, ctx.inventories);
+    reconcilersOf.set(ctx, { reconciler, interval, grace });
     // What the account owned was deleted (and given back) before it: its quotas go with it.
     ctx.bus.subscribe<{ uuid: string }>(IdentityEvents.accountDeleted, async (b) => ledger.forget(b.uuid));
     ctx.bus.registerService(
@@ -45,6 +55,7 @@ export const quotaService: ServiceModule = {
           if (!(await accountExists(identityUuid))) throw notFound(identityUuid);
           return rowToInventory(QuotaInventory, await ledger.update(identityUuid, name, value));
         },
+        [QuotaMessages.reconcile]: async () => ({ released: await reconciler.run(grace.get() * 1000) }),
         GetAccountQuotaUsage: async (msg: Message<ApiParams<typeof GetAccountQuotaUsage>>) => {
           const uuid = msg.body.uuid;
           // Another account's usage is answered as a missing account's.
@@ -54,5 +65,26 @@ export const quotaService: ServiceModule = {
         },
       }),
     );
+  },
+  start(ctx) {
+    const r = reconcilersOf.get(ctx);
+    if (!r) return;
+    let running = false;
+    const pass = () => {
+      if (running) return;
+      running = true;
+      r.reconciler.run(r.grace.get() * 1000).catch((err: unknown) => ctx.log.warn({ err }, 'quota reconcile failed')).finally(() => { running = false; });
+    };
+    const schedule = () => {
+      if (r.timer) clearInterval(r.timer);
+      r.timer = setInterval(pass, r.interval.get() * 1000);
+      r.timer.unref();
+    };
+    schedule();
+    r.interval.onChange(schedule);
+  },
+  stop(ctx) {
+    const r = reconcilersOf.get(ctx);
+    if (r?.timer) clearInterval(r.timer);
   },
 };
