@@ -97,6 +97,13 @@ describe.skipIf(!canRun || !hasCommand('qemu-system-x86_64'))('strato agent: a V
     const other = newUuid();
     await expect(call('/vm/start', { vmInstanceUuid: other, cpuNum: 1, memorySize: 256 * MiB, rootVolume: { uuid: other, installPath: `${ps}/nope.qcow2` } })).rejects.toMatchObject({ errorCode: { code: 'AGENT.1002' } });
     await expect(call('/vm/start', { vmInstanceUuid: other, cpuNum: 0, memorySize: 1, rootVolume: null })).rejects.toThrow(/cpuNum.*memorySize.*rootVolume/);
+    // a VLAN network on a kernel without 802.1Q: said plainly, and the tap made for it is gone again
+    const vlanNic = { ...nic(), internalName: 'vnicvlantest.0', physicalInterface: 'eth1.100' };
+    const vlanSupported = !/Unknown device type/.test(execFileSync('sh', ['-c', `ip netns exec ${host.ns} ip link add link eth1 name probe.7 type vlan id 7 2>&1 && ip netns exec ${host.ns} ip link del probe.7 || true`], { encoding: 'utf8' }));
+    if (!vlanSupported) {
+      await expect(call('/vm/start', { ...startCmd(), vmInstanceUuid: other, nics: [vlanNic] })).rejects.toThrow(/VLAN networks are unsupported on this host/);
+      expect(host.linkMaster(vlanNic.internalName)).toBeUndefined();
+    }
     expect(existsSync(join(host.dataDir, 'vms', other))).toBe(false);
   });
 

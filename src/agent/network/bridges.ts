@@ -34,7 +34,7 @@ export function ensureBridge(bridge: string, physicalInterface?: string | null):
 }
 
 async function makeBridge(bridge: string, physicalInterface?: string | null): Promise<void> {
-  if (physicalInterface && !linkExists(physicalInterface)) throw new Error(`physical interface ${physicalInterface} does not exist on this host`);
+  if (physicalInterface && !linkExists(physicalInterface)) await makeVlanDevice(physicalInterface);
   if (!linkExists(bridge)) {
     await exec('ip', ['link', 'add', bridge, 'type', 'bridge']).catch((e: unknown) => {
       if (!linkExists(bridge)) throw e; // a concurrent start made it
@@ -53,6 +53,25 @@ async function makeBridge(bridge: string, physicalInterface?: string | null): Pr
     await exec('ip', ['addr', 'add', `${a.local}/${a.prefixlen}`, 'dev', bridge]);
   }
   for (const r of routes) if (r.gateway) await exec('ip', ['route', 'replace', 'default', 'via', r.gateway, 'dev', bridge]);
+}
+
+/**
+ * A VLAN network's device `<iface>.<vid>` (ZStack's L2VlanNetwork bridges on it), made when missing.
+ * A kernel without 802.1Q support says so clearly instead of failing opaquely.
+ */
+async function makeVlanDevice(device: string): Promise<void> {
+  const m = /^(.+)\.(\d{1,4})$/.exec(device);
+  if (!m || !linkExists(m[1])) throw new Error(`physical interface ${device} does not exist on this host`);
+  try {
+    await exec('ip', ['link', 'add', 'link', m[1], 'name', device, 'type', 'vlan', 'id', m[2]]);
+  } catch (e) {
+    if (linkExists(device)) return; // made meanwhile
+    const why = e instanceof Error ? e.message : String(e);
+    if (/Unknown device type|not supported/i.test(why)) throw new Error(`VLAN networks are unsupported on this host: its kernel cannot make 802.1Q devices (${device})`, { cause: e });
+    throw e;
+  }
+  await exec('ip', ['link', 'set', m[1], 'up']);
+  await exec('ip', ['link', 'set', device, 'up']);
 }
 
 /** A tap for a NIC (named after its internalName), in `bridge` when given; replaced if left over. */

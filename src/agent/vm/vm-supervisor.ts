@@ -139,8 +139,13 @@ export class VmSupervisor {
       this.d.log.info({ vmUuid: vm.uuid, pid, vncPort: vm.vncPort }, 'VM started');
       return { vncPort: vm.vncPort };
     } catch (e) {
-      if (pid) killHard(pid, files.dir);
+      if (pid) {
+        killHard(pid, files.dir);
+        await waitGone(pid, files.dir, 5000);
+      }
       await this.#cleanUp(cmd);
+      // a start that failed leaves nothing (QEMU's complaint is in the error)
+      for (const f of [files.dir, files.serialLog, files.qemuLog]) rmSync(f, { recursive: true, force: true });
       throw e;
     }
   }
