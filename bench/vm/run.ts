@@ -7,13 +7,15 @@
  *   3. the VM table topped up to `--query-rows` rows, then `QueryVmInstance` with two conditions, a sort,
  *      limit 100 and replyWithCount from 10 concurrent clients: p50/p95/p99.
  * Flags: --vms N --hosts N --clients N --query-rows N --db sqlite|mysql --quick
+ *   --no-report: print the section without writing bench/REPORT.md (for trial runs).
+ *   --cpu-prof DIR: the node runs under `node --cpu-prof` and writes its profile to DIR when it stops.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createPool } from 'mysql2';
 import { buildEnvironment } from '../../src/cli/environment.ts';
@@ -31,6 +33,7 @@ const VMS = arg('vms', quick ? 1000 : 10_000);
 const HOSTS = arg('hosts', quick ? 100 : 1000);
 const CLIENTS = arg('clients', 100);
 const QUERY_ROWS = arg('query-rows', quick ? 20_000 : 100_000);
+const cpuProfDir = process.argv.includes('--cpu-prof') ? resolve(process.argv[process.argv.indexOf('--cpu-prof') + 1]) : undefined;
 const GiB = 2 ** 30;
 const log = (s: string) => process.stdout.write(`${s}\n`);
 
@@ -54,7 +57,7 @@ function procStat(pid: number): { cpuTicks: number; rssBytes: number } {
 }
 
 async function startNode(dbUrl: string | undefined, dir: string, port: number): Promise<ChildProcess> {
-  const args = ['bin/strato.js', 'serve', '--port', String(port), '--host', '127.0.0.1', '--data-dir', dir, ...(dbUrl ? ['--db', dbUrl] : [])];
+  const args = [...(cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : []), 'bin/strato.js', 'serve', '--port', String(port), '--host', '127.0.0.1', '--data-dir', dir, ...(dbUrl ? ['--db', dbUrl] : [])];
   const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, STRATO_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((res, rej) => {
     let out = '';
@@ -86,6 +89,8 @@ async function api(base: string, session: string, method: string, path: string, 
   return json;
 }
 
+// The machine may be shared: the load before the run says how much of it the node could have.
+const loadBefore = loadavg()[0];
 const dir = mkdtempSync(join(tmpdir(), 'strato-bench-vm-'));
 const mysqlName = `strato_bench_vm_${Date.now().toString(36)}`;
 const dbUrl = dbKind === 'mysql' ? `mysql://root@127.0.0.1:3306/${mysqlName}` : undefined;
@@ -170,7 +175,8 @@ try {
   const peakRss = Math.max(...samples.map((x) => x.rss), procStat(child.pid!).rssBytes);
   const rate = latencies.length / seconds;
   rows.push(`| creates through REST, ${CLIENTS} clients | ${rate.toFixed(1)} creates/s (${latencies.length} done in ${seconds.toFixed(1)} s, ${failures} failed${firstError ? `: ${firstError.slice(0, 120)}` : ''}); latency p50 ${pct(latencies, 50).toFixed(0)} ms, p95 ${pct(latencies, 95).toFixed(0)} ms, p99 ${pct(latencies, 99).toFixed(0)} ms | ≥ 200 creates/s | ${rate >= 200 && failures === 0 ? 'met' : 'MISSED'} |`);
-  rows.push(`| node during the creates | CPU ${(cpuShare * 100).toFixed(0)} % of one core, peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB | RSS < 2 GiB | ${peakRss < 2 * GiB ? 'met' : 'MISSED'} |`);
+  const cpuMsPerCreate = ((cpu1.cpuTicks - cpu0.cpuTicks) * 10) / Math.max(1, latencies.length);
+  rows.push(`| node during the creates | CPU ${(cpuShare * 100).toFixed(0)} % of one core (${cpuMsPerCreate.toFixed(1)} ms of CPU per create), peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB | RSS < 2 GiB | ${peakRss < 2 * GiB ? 'met' : 'MISSED'} |`);
 
   // 3. queries over QUERY_ROWS VMs: top the table up with rows shaped like the created ones.
   const db = await openDatabase(dbUrl ?? `sqlite:${join(dir, 'strato.db')}`);
@@ -191,6 +197,7 @@ try {
   const qLat: number[] = [];
   let qNext = 0;
   const QUERIES = 500;
+  const qCpu0 = procStat(child.pid!).cpuTicks;
   await Promise.all(Array.from({ length: 10 }, async () => {
     while (qNext < QUERIES) {
       qNext++;
@@ -200,7 +207,8 @@ try {
     }
   }));
   qLat.sort((a, b) => a - b);
-  rows.push(`| \`QueryVmInstance\` over ${QUERY_ROWS.toLocaleString('en-US')} VMs (2 conditions, sort, limit 100, replyWithCount; total ${check.total}), 10 clients | p50 ${pct(qLat, 50).toFixed(1)} ms, p95 ${pct(qLat, 95).toFixed(1)} ms, p99 ${pct(qLat, 99).toFixed(1)} ms | p95 < 50 ms | ${pct(qLat, 95) < 50 ? 'met' : 'MISSED'} |`);
+  const qCpuMs = ((procStat(child.pid!).cpuTicks - qCpu0) * 10) / QUERIES;
+  rows.push(`| \`QueryVmInstance\` over ${QUERY_ROWS.toLocaleString('en-US')} VMs (2 conditions, sort, limit 100, replyWithCount; total ${check.total}), 10 clients | p50 ${pct(qLat, 50).toFixed(1)} ms, p95 ${pct(qLat, 95).toFixed(1)} ms, p99 ${pct(qLat, 99).toFixed(1)} ms; ${qCpuMs.toFixed(2)} ms of node CPU per query | p95 < 50 ms | ${pct(qLat, 95) < 50 ? 'met' : 'MISSED'} |`);
 } finally {
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
@@ -217,7 +225,7 @@ const heading = `## VMs on simulated hosts, ${dbKind === 'mysql' ? 'MariaDB' : '
 const section = [
   heading,
   '',
-  `Run ${new Date().toISOString()}${quick ? ' (--quick)' : ''}. Machine: ${cpu.length} × ${cpu[0]?.model ?? 'CPU'}, ${(totalmem() / GiB).toFixed(1)} GiB, Node ${process.version}. ${HOSTS} simulated hosts (in-process agents), ${VMS} creates from ${CLIENTS} clients, each result delivered by X-Web-Hook; the query set topped up to ${QUERY_ROWS.toLocaleString('en-US')} rows by direct inserts shaped like created VMs.`,
+  `Run ${new Date().toISOString()}${quick ? ' (--quick)' : ''}. Machine: ${cpu.length} × ${cpu[0]?.model ?? 'CPU'}, ${(totalmem() / GiB).toFixed(1)} GiB, Node ${process.version}. Load average when the run started: ${loadBefore.toFixed(1)}, ${(loadavg()[0]).toFixed(1)} when it ended. ${HOSTS} simulated hosts (in-process agents), ${VMS} creates from ${CLIENTS} clients, each result delivered by X-Web-Hook; the query set topped up to ${QUERY_ROWS.toLocaleString('en-US')} rows by direct inserts shaped like created VMs.`,
   '',
   '| figure | measured | target | |',
   '| --- | --- | --- | --- |',
@@ -231,5 +239,5 @@ if (start >= 0) {
   const end = report.indexOf('\n## ', start + 1);
   report = report.slice(0, start) + section + (end >= 0 ? report.slice(end + 1) : '');
 } else report = `${report.trimEnd()}\n\n${section}`;
-writeFileSync(reportPath, report);
+if (!process.argv.includes('--no-report')) writeFileSync(reportPath, report);
 log(section);
