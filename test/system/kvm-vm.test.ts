@@ -125,6 +125,21 @@ describe('a VM on a KVM host, its image from an image store, all through the API
     expect(await links()).not.toContain(String(nic.internalName));
     expect(existsSync(String(root.installPath))).toBe(false);
   }, LONG);
+
+  it('expunges the image from the image store, then deleting the store stops its agent and removes its directory', async () => {
+    const ref = await db().selectFrom('image_backup_storage_ref').select('installPath').where('imageUuid', '=', ids.image).executeTakeFirstOrThrow();
+    await api('DeleteImage', { uuid: ids.image });
+    await api('ExpungeImage', { uuid: ids.image });
+    expect(existsSync(String(ref.installPath))).toBe(false);
+    const bsDir = agentDataDirOf(rootDir, ids.bs, 'bs-');
+    const pid = Number(readFileSync(join(bsDir, 'agent.pid'), 'utf8'));
+    expect(alive(pid)).toBe(true);
+    await api('DeleteBackupStorage', { uuid: ids.bs });
+    delete ids.bs;
+    expect(alive(pid)).toBe(false);
+    expect(existsSync(bsDir)).toBe(false);
+    expect(await db().selectFrom('image_store_backup_storage').selectAll().execute()).toEqual([]);
+  }, LONG);
 });
 
 async function waitUntil(fn: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
