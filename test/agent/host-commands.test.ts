@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasCommand, PretendAgentHost } from './harness.ts';
 
@@ -27,9 +28,12 @@ describe.skipIf(!canRun)('strato agent: host commands over HTTP, in a network na
   });
 
   it('answers capacity asynchronously with the machine CPU and memory', async () => {
-    const r = await host.client.call<{ success: boolean; cpuNum: number; totalMemory: number }>(host.endpoint, '/host/capacity', {});
+    const r = await host.client.call<{ success: boolean; cpuNum: number; totalMemory: number; usedMemory: number }>(host.endpoint, '/host/capacity', {});
     expect(r.cpuNum).toBeGreaterThan(0);
     expect(r.totalMemory).toBeGreaterThan(64 * 1024 * 1024);
+    const available = Number(/^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'))![1]) * 1024;
+    // used = total - MemAvailable (page cache is not "used"), within what moved meanwhile
+    expect(Math.abs(r.totalMemory - r.usedMemory - available)).toBeLessThan(512 * 1024 * 1024);
   });
 
   it('fails a command with bad input as data, not a crash', async () => {

@@ -77,5 +77,16 @@ export function hostCapacity(): { cpuNum: number; cpuSockets: number; cpuSpeed: 
   } catch {
     /* not Linux: one socket */
   }
-  return { cpuNum: list.length, cpuSockets: sockets, cpuSpeed: list[0]?.speed ?? 0, totalMemory: totalmem(), usedMemory: totalmem() - freemem() };
+  return { cpuNum: list.length, cpuSockets: sockets, cpuSpeed: list[0]?.speed ?? 0, totalMemory: totalmem(), usedMemory: totalmem() - availableMemory() };
+}
+
+/** MemAvailable (what the kernel could hand out, page cache included), not MemFree, which counts the cache as used. */
+function availableMemory(): number {
+  try {
+    const kb = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1];
+    if (kb) return Number(kb) * 1024;
+  } catch {
+    /* not Linux */
+  }
+  return freemem();
 }
