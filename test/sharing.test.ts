@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabaseKinds } from '../src/core/db/index.ts';
 import { IdentityErrors, SysErrors } from '../src/core/errors/index.ts';
 import { newUuid } from '../src/core/util/uuid.ts';
-import { qs } from './support/integration.ts';
+import { qs, waitFor } from './support/integration.ts';
 import { startTestNode, type TestClient, type TestNode } from './support/test-node.ts';
 import { createTenant } from './support/tenants.ts';
 import { buildVmWorld, type VmWorld } from './support/vm-fixture.ts';
@@ -85,6 +85,10 @@ describe.each(testDatabaseKinds())('sharing and ownership changes on %s', (kind)
     expect(await sees(c.client, '/volumes', vm.rootVolumeUuid)).toBe(true); // the root volume goes with its VM
     expect((await c.client.call('PUT', `/vm-instances/${vm.uuid}/actions`, { updateVmInstance: { name: 'c-owns-it' } })).inventory.name).toBe('c-owns-it');
     expect((await b.client.send('PUT', `/vm-instances/${vm.uuid}/actions`, { updateVmInstance: { name: 'b-again' } })).status).toBe(503);
+    // The VM's quota charges went along with it.
+    const used = async (account: string, name: string) => (await admin.call('GET', `/accounts/quota/${account}/usages`)).usages.find((u: any) => u.name === name).used;
+    await waitFor('the charges move to the new owner', async () => (await used(c.uuid, 'vm.totalNum')) === 1 && (await used(b.uuid, 'vm.totalNum')) === 0);
+    expect([await used(c.uuid, 'vm.num'), await used(c.uuid, 'vm.cpuNum'), await used(b.uuid, 'vm.num'), await used(b.uuid, 'vm.cpuNum')]).toEqual([1, 2, 0, 0]);
     expect((await admin.send('POST', `/account/${newUuid()}/resources`, { params: { resourceUuid: vm.uuid } })).body.error.code).toBe(SysErrors.RESOURCE_NOT_FOUND.code);
     expect((await admin.send('POST', `/account/${c.uuid}/resources`, { params: { resourceUuid: newUuid() } })).body.error.code).toBe(SysErrors.RESOURCE_NOT_FOUND.code);
   });

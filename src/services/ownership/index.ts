@@ -1,3 +1,4 @@
+import { OwnershipEvents, type OwnerChangedEvent } from '../../contracts/ownership.ts';
 import type { ApiParams } from '../../core/api/define-api.ts';
 import { serviceFromHandlers, type Message } from '../../core/bus/index.ts';
 import type { ServiceModule } from '../../core/node-context.ts';
@@ -29,7 +30,12 @@ export const ownershipService: ServiceModule = {
       serviceFromHandlers('ownership', {
         ShareResource: async (msg: Message<ApiParams<typeof ShareResource>>) => sharing.share(msg.caller!, msg.body),
         RevokeResourceSharing: async (msg: Message<ApiParams<typeof RevokeResourceSharing>>) => sharing.revoke(msg.caller!, msg.body),
-        ChangeResourceOwner: async (msg: Message<ApiParams<typeof ChangeResourceOwner>>) => sharing.changeOwner(msg.body.resourceUuid, msg.body.accountUuid),
+        ChangeResourceOwner: async (msg: Message<ApiParams<typeof ChangeResourceOwner>>) => {
+          const { inventory, from, type } = await sharing.changeOwner(msg.body.resourceUuid, msg.body.accountUuid);
+          const event: OwnerChangedEvent = { resourceUuid: msg.body.resourceUuid, resourceType: type, fromAccountUuid: from, toAccountUuid: msg.body.accountUuid };
+          if (from !== event.toAccountUuid) await ctx.bus.publish(OwnershipEvents.ownerChanged, event);
+          return inventory;
+        },
       }),
     );
   },

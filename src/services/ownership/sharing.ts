@@ -97,7 +97,7 @@ export class Sharing {
   }
 
   /** Gives a resource to another account; its shares stay (ZStack keeps them too). */
-  async changeOwner(resourceUuid: string, accountUuid: string): Promise<Record<string, unknown>> {
+  async changeOwner(resourceUuid: string, accountUuid: string): Promise<{ inventory: Record<string, unknown>; from: string; type: string }> {
     await this.#checkAccounts([accountUuid]);
     const existing = (await ownersOf(this.db, [resourceUuid])).get(resourceUuid);
     const type = existing?.resourceType ?? (await this.#typeOfAny(resourceUuid));
@@ -107,7 +107,7 @@ export class Sharing {
     if (existing) await this.db.updateTable(OWNERSHIP_TABLES.owners).set({ accountUuid, lastOpDate: now }).where('resourceUuid', '=', resourceUuid).execute();
     else await this.db.insertInto(OWNERSHIP_TABLES.owners).values(row).execute();
     const out = await this.db.selectFrom(OWNERSHIP_TABLES.owners).selectAll().where('resourceUuid', '=', resourceUuid).executeTakeFirstOrThrow();
-    return rowToInventory(AccountResourceRefInventory, out);
+    return { inventory: rowToInventory(AccountResourceRefInventory, out), from: existing?.accountUuid ?? ADMIN_ACCOUNT_UUID, type };
   }
 
   /** A resource without an owner row (made before ownership existed, or by the system): found by its uuid in any inventory. */

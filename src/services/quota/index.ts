@@ -1,4 +1,5 @@
 import { IdentityEvents } from '../../contracts/identity.ts';
+import { OwnershipEvents, type OwnerChangedEvent } from '../../contracts/ownership.ts';
 import type { ApiParams } from '../../core/api/define-api.ts';
 import { serviceFromHandlers, type Message } from '../../core/bus/index.ts';
 import type { ConfigHandle } from '../../core/config/index.ts';
@@ -47,6 +48,7 @@ export const quotaService: ServiceModule = {
     reconcilersOf.set(ctx, { reconciler, interval, grace });
     // What the account owned was deleted (and given back) before it: its quotas go with it.
     ctx.bus.subscribe<{ uuid: string }>(IdentityEvents.accountDeleted, async (b) => ledger.forget(b.uuid));
+    ctx.bus.subscribe<OwnerChangedEvent>(OwnershipEvents.ownerChanged, async (b) => ledger.transfer(b.resourceUuid, b.toAccountUuid));
     ctx.bus.registerService(
       serviceFromHandlers('quota', {
         UpdateQuota: async (msg: Message<ApiParams<typeof UpdateQuota>>) => {

@@ -116,6 +116,21 @@ export class QuotaLedger {
     }
   }
 
+  /**
+   * A resource given to another account takes its charges along (ChangeResourceOwner is an
+   * administrator's decision: the new owner may end up above a quota, as ZStack allows too).
+   */
+  async transfer(resourceUuid: string, toAccountUuid: string): Promise<void> {
+    for (const row of await this.db.selectFrom('quota_charge').selectAll().where('resourceUuid', '=', resourceUuid).execute()) {
+      if (row.accountUuid === toAccountUuid) continue;
+      const moved = await this.db.updateTable('quota_charge').set({ accountUuid: toAccountUuid }).where('resourceUuid', '=', resourceUuid).where('name', '=', row.name).where('accountUuid', '=', row.accountUuid).executeTakeFirst();
+      if (Number(moved.numUpdatedRows) !== 1) continue; // given back or moved meanwhile
+      await this.db.updateTable('quota_usage').set((eb) => ({ used: eb('used', '-', Number(row.amount)) })).where('accountUuid', '=', row.accountUuid).where('name', '=', row.name).execute();
+      await this.#ensureUsageRow(toAccountUuid, row.name as string);
+      await this.db.updateTable('quota_usage').set((eb) => ({ used: eb('used', '+', Number(row.amount)) })).where('accountUuid', '=', toAccountUuid).where('name', '=', row.name).execute();
+    }
+  }
+
   async forget(accountUuid: string): Promise<void> {
     await this.db.deleteFrom('quota').where('identityUuid', '=', accountUuid).execute();
     await this.db.deleteFrom('quota_usage').where('accountUuid', '=', accountUuid).execute();
