@@ -62,10 +62,13 @@ describe.each(testDatabaseKinds())('audit of API calls on %s', (kind) => {
 
   it('never stores a password, secret or session in the record', async () => {
     const key = (await tenant.call('POST', '/accesskeys', { params: { accountUuid: tenantUuid, userUuid: tenantUuid } })).inventory;
+    const other = await t.login('audited', 'secret-pw');
+    await other.call('PUT', `/accounts/sessions/${other.session}/renew`, { renewSession: { duration: 600 } });
+    await other.call('DELETE', `/accounts/sessions/${other.session}`);
     await flushAudit(t.node.ctx);
     const all = JSON.stringify(await t.node.ctx.db.selectFrom('audit_log').selectAll().execute());
-    expect(all).toContain('CreateAccessKey');
-    for (const secret of [key.AccessKeySecret, sha512('secret-pw'), sha512('user-pw'), sha512('password'), tenant.session, admin.session]) expect(all).not.toContain(secret);
+    for (const api of ['CreateAccessKey', 'RenewSession', 'LogOut']) expect(all).toContain(api);
+    for (const secret of [key.AccessKeySecret, sha512('secret-pw'), sha512('user-pw'), sha512('password'), tenant.session, admin.session, other.session]) expect(all).not.toContain(secret);
   });
 
   it('records a refused signed request as a failed call of the API it was for, without the signature', async () => {

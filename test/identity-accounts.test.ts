@@ -47,7 +47,8 @@ describe.each(testDatabaseKinds())('accounts, users, groups and policies on %s',
     const tenant = await clientOf(logIn({ accountName: 'tenant-a', password: sha512('pw-tenant-a') }));
     expectError(await tenant.send('POST', '/zones', { params: { name: 'not-for-tenants' } }), IdentityErrors.PERMISSION_DENIED.code);
     expectError(await tenant.send('POST', '/accounts', { params: { name: 'escalated', password: sha512('x') } }), IdentityErrors.PERMISSION_DENIED.code);
-    expectError(await tenant.send('GET', '/accounts'), IdentityErrors.PERMISSION_DENIED.code);
+    // Reads are not refused but isolated: a tenant sees its own account only.
+    expect((await tenant.call('GET', '/accounts')).inventories.map((a: any) => a.name)).toEqual(['tenant-a']);
     expect(await t.node.ctx.db.selectFrom('zone').select('uuid').where('name', '=', 'not-for-tenants').executeTakeFirst()).toBeUndefined();
     // A duplicate name is refused, not a crash.
     expectError(await admin.send('POST', '/accounts', { params: { name: 'tenant-a', password: sha512('x') } }), 'SYS.1007');
@@ -112,6 +113,11 @@ describe.each(testDatabaseKinds())('accounts, users, groups and policies on %s',
     expectError(await e.send('PUT', '/accounts/users/actions', { updateUser: { uuid: carol.uuid, password: sha512('stolen') } }), 'SYS.1003');
     expectError(await d.send('POST', `/accounts/groups/${eGroup.uuid}/users`, { params: { userUuid: carol.uuid } }), 'SYS.1003');
     expect(await t.node.ctx.db.selectFrom('account_user').select('uuid').where('uuid', '=', carol.uuid).executeTakeFirst()).toBeDefined();
+    // Nor see them: each account's queries show its own users and groups only.
+    expect((await e.call('GET', '/accounts/users')).inventories).toEqual([]);
+    expect((await e.call('GET', '/accounts/groups')).inventories.map((g: any) => g.name)).toEqual(['e-group']);
+    expect((await d.call('GET', '/accounts/users')).inventories.map((u: any) => u.name)).toEqual(['carol']);
+    expect((await d.call('GET', '/accounts/groups')).inventories).toEqual([]);
   });
 
   it('changes a password with the old one, resets it without, and a reset ends the sessions at once', async () => {
@@ -216,7 +222,13 @@ describe.each(testDatabaseKinds())('accounts, users, groups and policies on %s',
   });
 
   it('never writes a password hash or a session uuid into the logs or into replies', async () => {
-    const sessions = (await t.node.ctx.db.selectFrom('session').select('uuid').execute()).map((r) => String(r.uuid));
+    // Session APIs name sessions in their parameters: they must not reach the logs either.
+    const s = await t.login();
+    expect((await s.send('GET', `/accounts/sessions/${s.session}/valid`)).body.valid).toBe(true);
+    expect((await s.send('PUT', `/accounts/sessions/${s.session}/renew`, { renewSession: { duration: 600 } })).status).toBe(200);
+    await s.call('DELETE', `/accounts/sessions/${s.session}`);
+    expectError(await s.send('GET', '/accounts/users'), IdentityErrors.INVALID_SESSION.code);
+    const sessions = [s.session, ...(await t.node.ctx.db.selectFrom('session').select('uuid').execute()).map((r) => String(r.uuid))];
     const logs = logLines.join('');
     expect(logs.length).toBeGreaterThan(1000); // the node did log at trace level
     for (const pw of ['password', 'pw-tenant-a', 'pw-alice', 'pw-dave-2', 'reset-by-admin']) expect(logs).not.toContain(sha512(pw));

@@ -77,7 +77,7 @@ describe('access-key signatures', () => {
 
 describe('audit masking', () => {
   it('masks every value under a password, secret, token or key name at any depth, and nothing else', () => {
-    const masked = maskSecrets({ name: 'n', password: 'p', nested: { AccessKeySecret: 's', list: [{ sessionToken: 't', ok: 1 }] }, oldPassword: 'o', sshKey: 'k' });
-    expect(masked).toEqual({ name: 'n', password: '*****', nested: { AccessKeySecret: '*****', list: [{ sessionToken: '*****', ok: 1 }] }, oldPassword: '*****', sshKey: '*****' });
+    const masked = maskSecrets({ name: 'n', password: 'p', nested: { AccessKeySecret: 's', list: [{ sessionToken: 't', ok: 1 }] }, oldPassword: 'o', sshKey: 'k', sessionUuid: 'u', vmUuid: 'v' });
+    expect(masked).toEqual({ name: 'n', password: '*****', nested: { AccessKeySecret: '*****', list: [{ sessionToken: '*****', ok: 1 }] }, oldPassword: '*****', sshKey: '*****', sessionUuid: '*****', vmUuid: 'v' });
   });
 });

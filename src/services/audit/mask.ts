@@ -1,5 +1,5 @@
-/** Parameter names whose values never leave the request: passwords, secrets, tokens, keys. */
-const SECRET_NAME = /pass(word)?|secret|token|key|credential|signature/i;
+/** Parameter names whose values never leave the request: passwords, secrets, tokens, keys, sessions (a session uuid is a credential). */
+const SECRET_NAME = /pass(word)?|secret|token|key|credential|signature|session/i;
 export const MASK = '*****';
 
 /**

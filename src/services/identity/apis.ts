@@ -30,8 +30,8 @@ export const ValidateSession = defineApi({
 
 export const RenewSession = defineApi({
   name: 'RenewSession', service: 'identity', kind: 'async', method: 'PUT', path: '/accounts/sessions/{sessionUuid}/renew', bodyKey: 'renewSession',
+  // No resourceUuidParam: sessions are rows any node serves, and a routing key is logged (a session uuid is a credential).
   params: { sessionUuid: P.uuid(), duration: Type.Optional(Type.Integer({ minimum: 60, maximum: 31536000, description: 'seconds' })) },
-  resourceUuidParam: 'sessionUuid',
   result: { inventory: 'SessionInventory' },
   description: 'Extend a session by `duration` seconds (default: the session timeout)',
 });
