@@ -24,7 +24,12 @@ import type { Caller } from '../core/bus/context.ts';
  * entry whose `parents` include `ACCOUNT_RESOURCE` and whose `children(…, accountUuids)` returns the
  * owned resources (and whose `delete` removes them through their owners' messages). DeleteAccount
  * then removes what the account owns before the account itself. The cascade's `data` is
- * `AccountDeletionData`.
+ * `AccountDeletionData`. Rows keyed by the account itself (quotas, owner rows, shares) belong in the
+ * same entry or one of their own under `ACCOUNT_RESOURCE`.
+ *
+ * An account has no owner row: CreateAccount is not a `create` (the administrator does not own the
+ * tenants it makes). Identity rows (users, groups, policies, access keys, sessions) carry `accountUuid`;
+ * the identity handlers answer another account's rows as not found.
  */
 export const ACCOUNT_RESOURCE = 'AccountVO';
 export const USER_RESOURCE = 'UserVO';
