@@ -106,6 +106,11 @@ describe.each(testDatabaseKinds())('tenant isolation in every read and action on
     expect((await zql(`query vminstance where uuid in (query volume.vmInstanceUuid where name = '${madeB.vm.name}')`))[0].inventories).toEqual([]);
     expect((await zql(`count volume where vmInstanceUuid = '${madeB.vm.uuid}'`))[0].total).toBe(0);
     expect((await zql('query vminstance return with (total)'))[0]).toMatchObject({ total: 1 });
+    // Reads answered by a service rather than the query engine are filtered too.
+    const candidates = (await c.call('GET', `/vm-instances/${madeA.vm.uuid}/data-volume-candidates`)).inventories.map((v: any) => v.uuid);
+    expect(candidates).toContain(madeA.volume.uuid);
+    expect(candidates).not.toContain(madeB.volume.uuid);
+    expect((await admin.call('GET', `/vm-instances/${madeA.vm.uuid}/data-volume-candidates`)).inventories.map((v: any) => v.uuid)).toEqual(expect.arrayContaining([madeA.volume.uuid, madeB.volume.uuid]));
     // The administrator still sees everything.
     expect((await admin.call('GET', `/vm-instances${qs({ count: true })}`)).total).toBe(2);
   });

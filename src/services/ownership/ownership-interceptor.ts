@@ -3,7 +3,7 @@ import type { ApiDef } from '../../core/api/define-api.ts';
 import type { ApiRegistry } from '../../core/api/api-registry.ts';
 import type { Interceptor, Message, Reply } from '../../core/bus/index.ts';
 import { StratoError, SysErrors } from '../../core/errors/index.ts';
-import { isAdmin, OWNERSHIP_TABLES } from '../../core/query/access-filter.ts';
+import { isAdmin, OWNERSHIP_TABLES, tenantPolicyOf } from '../../core/query/access-filter.ts';
 import type { InventoryRegistry } from '../../core/query/index.ts';
 import { newUuid } from '../../core/util/uuid.ts';
 import { ResourceAccess } from './resource-access.ts';
@@ -45,6 +45,7 @@ export function ownershipInterceptor(db: Kysely<any>, apis: ApiRegistry, invento
   const access = new ResourceAccess(db, inventories);
   const swapped = new WeakMap<Message, Map<string, string>>();
   const createdRef = new WeakMap<Message, string>();
+  const listed = new WeakMap<Message, { inventory: string; visible: Set<string> }>();
 
   const resourceTypeOf = (api: ApiDef): string => {
     if (api.tagResourceType) return api.tagResourceType;
@@ -54,6 +55,8 @@ export function ownershipInterceptor(db: Kysely<any>, apis: ApiRegistry, invento
 
   const guard = async (msg: Message, api: ApiDef): Promise<void> => {
     const caller = msg.caller!;
+    // A read outside the query engine (GetVmAttachableDataVolume): its answer is filtered after the reply.
+    if (!isAdmin(caller) && 'inventories' in api.result) listed.set(msg, { inventory: api.result.inventories, visible: await visibleTo(db, caller.accountUuid) });
     let body = msg.body as Record<string, unknown>;
     if (!isAdmin(caller)) {
       const targetParam = api.create ? undefined : api.resourceUuidParam;
@@ -96,12 +99,32 @@ export function ownershipInterceptor(db: Kysely<any>, apis: ApiRegistry, invento
       return guard(msg, api);
     },
     afterReply(msg: Message, reply: Reply) {
+      const list = listed.get(msg);
+      if (list && reply.success) filterInventories(reply.value as { inventories?: Record<string, unknown>[] }, list.visible, viaFieldsOf(list.inventory));
       const back = swapped.get(msg);
       if (back && !reply.success) restoreUuids(reply.error as unknown as Record<string, unknown>, back);
       const ref = createdRef.get(msg);
       if (ref && !reply.success) void db.deleteFrom(OWNERSHIP_TABLES.owners).where('resourceUuid', '=', ref).execute().catch(() => undefined);
     },
   };
+}
+
+/** Every uuid an account may see: what it owns and what is shared with it or with everyone. */
+async function visibleTo(db: Kysely<any>, accountUuid: string): Promise<Set<string>> {
+  const owned = await db.selectFrom(OWNERSHIP_TABLES.owners).select('resourceUuid').where('accountUuid', '=', accountUuid).execute();
+  const shared = await db.selectFrom(OWNERSHIP_TABLES.shares).select('resourceUuid').where((eb) => eb.or([eb('receiverAccountUuid', '=', accountUuid), eb('toPublic', '=', true)])).execute();
+  return new Set([...owned, ...shared].map((r) => r.resourceUuid as string));
+}
+
+/** The fields whose value makes a row of this inventory visible: its uuid, or its parents' for `via` policies. */
+function viaFieldsOf(inventory: string): readonly string[] {
+  const p = tenantPolicyOf(inventory);
+  return typeof p === 'object' && 'via' in p ? p.via : ['uuid'];
+}
+
+function filterInventories(value: { inventories?: Record<string, unknown>[] } | undefined, visible: Set<string>, fields: readonly string[]): void {
+  if (!value || !Array.isArray(value.inventories)) return;
+  value.inventories = value.inventories.filter((i) => fields.some((f) => typeof i[f] === 'string' && visible.has(i[f] as string)));
 }
 
 function swapUuids(body: Record<string, unknown>, map: Map<string, string>): Record<string, unknown> {
