@@ -5,9 +5,9 @@ import { LocalStorageAgentPaths } from '../../src/contracts/local-storage-agent.
 import { VmAgentPaths } from '../../src/contracts/vm.ts';
 import { VmNicAgentPaths } from '../../src/contracts/vm-nic.ts';
 import { VmVolumeAgentPaths } from '../../src/contracts/vm-volume.ts';
-import { hasCommand, PretendAgentHost } from './harness.ts';
+import { canRunAgentTests, PretendAgentHost } from './harness.ts';
 
-const canRun = process.getuid?.() === 0 && hasCommand('ip');
+const canRun = canRunAgentTests();
 const SYNC = new Set<string>([HostAgentPaths.connect, HostAgentPaths.echo]);
 const ALL = [HostAgentPaths, VmAgentPaths, VmVolumeAgentPaths, VmNicAgentPaths, LocalStorageAgentPaths, ImageStoreAgentPaths].flatMap((p) => Object.values(p) as string[]);
 

@@ -8,6 +8,17 @@ import { AGENT_SEND_COMMAND_PATH } from '../../src/contracts/vm.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 
+/**
+ * Whether agent tests can run here: they need root (network namespaces, taps) and `ip`. Says why when not.
+ */
+export function canRunAgentTests(...commands: string[]): boolean {
+  const missing = ['ip', ...commands].filter((c) => !hasCommand(c));
+  if (process.getuid?.() !== 0) console.warn('SKIPPED agent tests: they need root (network namespaces, taps, bridges)');
+  else if (missing.length) console.warn(`SKIPPED agent tests: ${missing.join(', ')} not installed (scripts/install-host-packages.sh installs them)`);
+  else return true;
+  return false;
+}
+
 export function hasCommand(cmd: string): boolean {
   try {
     execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });

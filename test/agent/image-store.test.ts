@@ -5,10 +5,10 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newUuid } from '../../src/core/util/uuid.ts';
-import { hasCommand, PretendAgentHost } from './harness.ts';
+import { canRunAgentTests, PretendAgentHost } from './harness.ts';
 import { tinyGuest } from './tiny-guest.ts';
 
-const canRun = process.getuid?.() === 0 && hasCommand('ip') && hasCommand('qemu-img');
+const canRun = canRunAgentTests('qemu-img');
 
 /**
  * The agent as an image-store backup storage: downloads over http:// and file:// with checksums, serves

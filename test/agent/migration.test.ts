@@ -2,10 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newUuid } from '../../src/core/util/uuid.ts';
-import { hasCommand, linkHosts, PretendAgentHost, qemuPids, waitForSerial } from './harness.ts';
+import { canRunAgentTests, linkHosts, PretendAgentHost, qemuPids, waitForSerial } from './harness.ts';
 import { tinyGuest } from './tiny-guest.ts';
 
-const canRun = process.getuid?.() === 0 && hasCommand('ip') && hasCommand('qemu-system-x86_64');
+const canRun = canRunAgentTests('qemu-system-x86_64', 'qemu-img');
 const MiB = 1024 * 1024;
 
 /**

@@ -4,11 +4,10 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newUuid } from '../../src/core/util/uuid.ts';
-import { hasCommand, PretendAgentHost, qemuPids, waitFor, waitForSerial } from './harness.ts';
+import { canRunAgentTests, PretendAgentHost, qemuPids, waitFor, waitForSerial } from './harness.ts';
 import { tinyGuest } from './tiny-guest.ts';
 
-const canRun = process.getuid?.() === 0 && hasCommand('ip');
-if (canRun && !hasCommand('qemu-system-x86_64')) console.warn('SKIPPED: QEMU is not installed (scripts/install-host-packages.sh installs it)');
+const canRun = canRunAgentTests('qemu-system-x86_64', 'qemu-img', 'qemu-io');
 
 const MiB = 1024 * 1024;
 /** Types a line on the guest's serial console (the tiny guest keeps a root shell there). */
@@ -33,7 +32,7 @@ const backingOf = (file: string) => (JSON.parse(execFileSync('qemu-img', ['info'
  * in a network namespace, driven exactly as the node drives it (AgentClient, callbacks over HTTP).
  * The cases run in order: each starts from where the previous one left the VM.
  */
-describe.skipIf(!canRun || !hasCommand('qemu-system-x86_64'))('strato agent: a VM with QEMU over QMP on local storage', () => {
+describe.skipIf(!canRun)('strato agent: a VM with QEMU over QMP on local storage', () => {
   const host = new PretendAgentHost();
   const vmUuid = newUuid();
   const hostUuid = newUuid();
