@@ -174,7 +174,7 @@ describe('KVM hosts deployed by Ansible on pretend hosts', () => {
     await db().updateTable('host').set({ status: 'Disconnected' }).where('uuid', '=', uuid).execute();
     await h1.exec('start-stop-daemon', ['--stop', '--pidfile', join(dir, 'agent.pid'), '--exec', '/usr/bin/node', '--retry', 'TERM/10/KILL/5']);
     await h1.exec('start-stop-daemon', ['--start', '--background', '--make-pidfile', '--pidfile', join(dir, 'agent.pid'), '--output', join(dir, 'agent.log'), '--exec', '/usr/bin/node', '--', join(STRATO_ROOT, 'bin/strato.js'), 'agent', '--port', '7070', '--host', '0.0.0.0', '--data-dir', dir]);
-    await waitUntil(async () => (await db().selectFrom('host').select('status').where('uuid', '=', uuid).executeTakeFirst())?.status === 'Connected', 20_000);
+    await waitUntil(async () => (await db().selectFrom('host').select('status').where('uuid', '=', uuid).executeTakeFirst())?.status === 'Connected', 90_000);
   }, DEPLOY_MS);
 
   it('deletes a KVM host: its agent stops and its directory goes', async () => {

@@ -96,7 +96,7 @@ const TOTAL_TASKS = ['kvm-host', 'backup-storage', 'agent'].reduce((n, r) => n +
  */
 export async function isDeployed(d: AgentDeployment, agents: AgentClient): Promise<boolean> {
   try {
-    const r = await agents.callSync<AgentResponse & { deployHash?: string | null }>({ url: `http://${d.login.address}:${d.port}`, token: d.token }, '/host/connect', { hostUuid: d.ownerUuid, sendCommandUrl: agents.callbackUrl.replace(/callback$/, 'sendcommand') }, { timeoutMs: 5000 });
+    const r = await agents.callSync<AgentResponse & { deployHash?: string | null }>({ url: `http://${d.login.address}:${d.port}`, token: d.token }, '/host/connect', { hostUuid: d.ownerUuid, sendCommandUrl: agents.callbackUrl.replace(/callback$/, 'sendcommand') }, { timeoutMs: 15_000 });
     return r.deployHash === deploymentHashOf(d);
   } catch {
     return false;

@@ -45,6 +45,7 @@ export async function runPlaybook(run: PlaybookRun): Promise<void> {
       ANSIBLE_TIMEOUT: '10',
       PYTHONUNBUFFERED: '1',
     };
+    const timeoutMs = run.timeoutMs ?? 15 * 60_000;
     await new Promise<void>((resolve, reject) => {
       const child = spawn('ansible-playbook', ['-i', inventory, '-e', `@${vars}`, run.playbook], { env, cwd: secrets.path, stdio: ['ignore', 'pipe', 'pipe'] });
       let task = '';
@@ -53,9 +54,9 @@ export async function runPlaybook(run: PlaybookRun): Promise<void> {
       let tail = '';
       let pending = '';
       const timer = setTimeout(() => {
-        failure = new StratoError(DeployErrors.DEPLOY_FAILED, `the deployment on ${login.address} did not finish within ${run.timeoutMs} ms (task '${task}')`);
+        failure = new StratoError(DeployErrors.DEPLOY_FAILED, `the deployment on ${login.address} did not finish within ${timeoutMs} ms (task '${task}')`);
         child.kill('SIGKILL');
-      }, run.timeoutMs ?? 15 * 60_000);
+      }, timeoutMs);
       const onLine = (line: string) => {
         tail = `${tail}\n${line}`.slice(-4000);
         const t = /^TASK \[(.*)\] \**$/.exec(line);
