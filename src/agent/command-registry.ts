@@ -3,7 +3,13 @@
  * added) or throws to fail; a synchronous command is answered in the HTTP reply, an asynchronous one
  * is acknowledged at once and its result POSTed to the node's `callbackurl` (agent-protocol.ts).
  */
-export type CommandHandler<C = any> = (cmd: C) => Promise<Record<string, unknown>> | Record<string, unknown>;
+export type CommandHandler<C = any> = (cmd: C, ctx: CommandContext) => Promise<Record<string, unknown>> | Record<string, unknown>;
+
+/** Who asked: the task and where its node listens (for progress reports on long commands). */
+export interface CommandContext {
+  taskUuid?: string;
+  callbackUrl?: string;
+}
 
 export interface CommandDefinition {
   handler: CommandHandler;

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { AGENT_TOKEN_HEADER, CALLBACK_URL_HEADER, TASK_UUID_HEADER } from '../core/agent/index.ts';
-import type { CommandRegistry } from './command-registry.ts';
+import type { CommandContext, CommandHandler, CommandRegistry } from './command-registry.ts';
 import type { AgentMetrics } from './metrics.ts';
 
 export interface AgentHttpOptions {
@@ -89,19 +89,19 @@ export class AgentHttpServer {
     } catch (e) {
       return send(res, 400, `the body is not JSON: ${e instanceof Error ? e.message : String(e)}`);
     }
-    if (def.sync) return send(res, 200, await this.#execute(path, def.handler, cmd));
+    if (def.sync) return send(res, 200, await this.#execute(path, def.handler, cmd, {}));
     const taskUuid = header(req, TASK_UUID_HEADER);
     const callbackUrl = header(req, CALLBACK_URL_HEADER);
     if (!taskUuid || !callbackUrl) return send(res, 400, `an asynchronous command needs the ${TASK_UUID_HEADER} and ${CALLBACK_URL_HEADER} headers`);
     send(res, 200, {});
-    const result = await this.#execute(path, def.handler, cmd);
+    const result = await this.#execute(path, def.handler, cmd, { taskUuid, callbackUrl });
     await this.#callBack(path, callbackUrl, taskUuid, result);
   }
 
-  async #execute(path: string, handler: (cmd: any) => unknown, cmd: unknown): Promise<Record<string, unknown>> {
+  async #execute(path: string, handler: CommandHandler, cmd: unknown, ctx: CommandContext): Promise<Record<string, unknown>> {
     const end = this.opts.metrics.commandSeconds.startTimer({ path });
     try {
-      const r = (await handler(cmd)) as Record<string, unknown> | undefined;
+      const r = (await handler(cmd, ctx)) as Record<string, unknown> | undefined;
       this.opts.metrics.commands.inc({ path, outcome: 'success' });
       return { ...(r ?? {}), success: true };
     } catch (e) {

@@ -25,6 +25,13 @@ export const ImageStoreAgentPaths = {
  */
 export const IMAGE_STORE_FILE_PATH = '/imagestore/file';
 
+/**
+ * The agent→node report of a download's progress (`POST /zstack/asyncrest/sendcommand`, header
+ * `commandpath` = this): `{taskUuid, imageUuid, percent, downloaded, total}`, `taskUuid` being the
+ * download command's. Sent to the node the command came from, at most once a second.
+ */
+export const IMAGE_STORE_PROGRESS_PATH = '/imagestore/download/progress';
+
 export interface ImageStoreCapacityResponse extends AgentResponse {
   totalCapacity: number;
   availableCapacity: number;

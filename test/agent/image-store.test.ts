@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newUuid } from '../../src/core/util/uuid.ts';
-import { canRunAgentTests, PretendAgentHost } from './harness.ts';
+import { canRunAgentTests, PretendAgentHost, waitFor } from './harness.ts';
 import { tinyGuest } from './tiny-guest.ts';
 
 const canRun = canRunAgentTests('qemu-img');
@@ -51,6 +51,10 @@ describe.skipIf(!canRun)('strato agent: image store', () => {
     expect(r).toMatchObject({ installPath: `${store}/images/${imageUuid}/${imageUuid}.qcow2`, format: 'qcow2', md5sum: md5 });
     expect(r.size).toBeGreaterThan(10 * 1024 * 1024);
     expect(readFileSync(r.installPath).equals(readFileSync(image))).toBe(true);
+    // progress went to the node that asked, ending at 100 %
+    const progress = await waitFor('the 100 % progress report', () => host.reports.find((p) => p.commandPath === '/imagestore/download/progress' && p.body.percent === 100), 5000);
+    expect(progress.body).toMatchObject({ imageUuid, downloaded: statSync(image).size, total: statSync(image).size });
+    expect(progress.body.taskUuid).toMatch(/^[0-9a-f]{32}$/);
   });
 
   it('fails a wrong checksum, a missing file and a bad URL, leaving nothing behind', async () => {

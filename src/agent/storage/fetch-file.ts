@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -16,17 +16,19 @@ export interface FetchedFile {
  * file renamed at the end (a failed or interrupted copy leaves nothing at `dest`), hashing as it goes.
  * `headers` go with an HTTP request (the agent token when fetching from another agent).
  */
-export async function fetchToFile(source: string, dest: string, headers: Record<string, string> = {}): Promise<FetchedFile> {
+export async function fetchToFile(source: string, dest: string, headers: Record<string, string> = {}, onProgress?: (bytes: number, total: number | undefined) => void): Promise<FetchedFile> {
   mkdirSync(dirname(dest), { recursive: true });
   const tmp = `${dest}.part-${process.pid}-${Date.now()}`;
   const md5 = createHash('md5');
   const sha256 = createHash('sha256');
   let bytes = 0;
+  let total: number | undefined;
   const hasher = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       md5.update(chunk);
       sha256.update(chunk);
       bytes += chunk.length;
+      onProgress?.(bytes, total);
       cb(null, chunk);
     },
   });
@@ -35,9 +37,13 @@ export async function fetchToFile(source: string, dest: string, headers: Record<
     if (/^https?:\/\//.test(source)) {
       const res = await fetch(source, { headers, signal: AbortSignal.timeout(3_600_000) });
       if (!res.ok || !res.body) throw new Error(`GET ${source} answered HTTP ${res.status}`);
+      total = Number(res.headers.get('content-length')) || undefined;
       input = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
-    } else if (source.startsWith('file://')) input = createReadStream(fileURLToPath(source));
-    else if (source.startsWith('/')) input = createReadStream(source);
+    } else if (source.startsWith('file://') || source.startsWith('/')) {
+      const path = source.startsWith('/') ? source : fileURLToPath(source);
+      total = statSync(path).size;
+      input = createReadStream(path);
+    }
     else throw new Error(`unsupported URL ${source}: use http://, https:// or file:///`);
     await pipeline(input, hasher, createWriteStream(tmp));
     renameSync(tmp, dest);
