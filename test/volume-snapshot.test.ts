@@ -124,6 +124,53 @@ describe.each(testDatabaseKinds())('volume snapshots through the REST API on %s'
     }
   });
 
+  it('a failure before or after any step of volume-snapshot.delete or .revert leaves tree, capacity and bits as before, or, once the storage step began, as the finished operation does', async () => {
+    const ps = await addPs('snap-every-step-2', 400 * GiB);
+    const bitsCount = async () => Number((await db().selectFrom('simulator_volume_snapshot_bits').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+    /** A volume with a ← b ← c (c the latest); the operation runs on b (delete) or a (revert). */
+    const world = async () => {
+      const v = await volume(ps.uuid);
+      const a = await take(v.uuid, 'a');
+      const b = await take(v.uuid, 'b');
+      await take(v.uuid, 'c');
+      return { v, a, b };
+    };
+    const cases = [
+      { chain: 'volume-snapshot.delete', noReturn: 'delete-snapshot-bits', op: (x: { a: any; b: any }) => del(x.b.uuid) },
+      { chain: 'volume-snapshot.revert', noReturn: 'revert-volume', op: (x: { a: any; b: any }) => revert(x.a.uuid) },
+    ];
+    for (const { chain, noReturn, op } of cases) {
+      const steps = failures.stepsOf(chain);
+      const nr = steps.indexOf(`${chain}/${noReturn}`);
+      expect(nr).toBeGreaterThanOrEqual(0);
+      for (const [i, path] of steps.entries()) {
+        for (const when of WHEN) {
+          // What the finished operation leaves, from a twin that succeeds.
+          const twin = await world();
+          const twinCap = await available(ps.uuid);
+          const twinBits = await bitsCount();
+          expect((await op(twin)).status).toBe(200);
+          const done = { shape: await shape(twin.v.uuid), capDelta: (await available(ps.uuid)) - twinCap, bitsDelta: (await bitsCount()) - twinBits };
+          const x = await world();
+          const before = { shape: await shape(x.v.uuid), cap: await available(ps.uuid), bits: await bitsCount() };
+          failures.at = { path, when };
+          let r;
+          try {
+            r = await op(x);
+          } finally {
+            failures.at = undefined;
+          }
+          const what = `failing ${when} ${path}`;
+          expect(r.status, what).toBe(503);
+          expect(r.body.error.details, what).toContain(failures.message(path, when));
+          const after = { shape: await shape(x.v.uuid), cap: await available(ps.uuid), bits: await bitsCount() };
+          const finished = i > nr || (i === nr && when === 'after');
+          expect(after, `${what} (${finished ? 'finished' : 'undone'})`).toEqual(finished ? { shape: done.shape, cap: before.cap + done.capDelta, bits: before.bits + done.bitsDelta } : before);
+        }
+      }
+    }
+  });
+
   it('reverting makes the snapshot the current point (the next one starts a branch); a vetoed or failing revert changes nothing', async () => {
     const ps = await addPs('snap-revert', 20 * GiB);
     const v = await volume(ps.uuid);

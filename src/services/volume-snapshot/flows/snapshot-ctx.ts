@@ -47,6 +47,10 @@ export interface DeleteSnapshotCtx {
   extra: AllocateSpaceReply[];
   /** How many targets were merged (rollback rebases them back). */
   merged: number;
+  /** The tree's rows before the commit (journaled first): what the commit's rollback puts back. */
+  saved?: { snapshots: Record<string, unknown>[]; tree: Record<string, unknown> | undefined };
+  /** Set (journaled) before the bits are deleted: past this point the deletion is finished, never undone. */
+  deletingBits?: boolean;
 }
 
 /** The context of `volume-snapshot.revert`. */
@@ -54,6 +58,10 @@ export interface RevertSnapshotCtx {
   snapshot: SnapshotRow;
   volume: VolumeView;
   ps: PrimaryStorageView;
+  /** The volume's latest snapshot and current tree before the commit (journaled first): what its rollback restores. */
+  saved?: { latest: string[]; current: string[] };
+  /** Set (journaled) before the storage rewrites the volume: past this point the revert is finished, never undone. */
+  reverting?: boolean;
 }
 
 export const bitsOf = (s: { uuid: string; primaryStorageInstallPath: string; size: number }): SnapshotBits => ({ snapshotUuid: s.uuid, installPath: s.primaryStorageInstallPath, size: Number(s.size) });
