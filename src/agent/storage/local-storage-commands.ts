@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { AGENT_TOKEN_HEADER } from '../../core/agent/index.ts';
 import { IMAGE_STORE_FILE_PATH } from '../../contracts/image-store-agent.ts';
 import { LocalStorageAgentPaths } from '../../contracts/local-storage-agent.ts';
@@ -11,7 +11,8 @@ import { actualSizeOf, createOverlay, createQcow2, diskCapacity, imageInfo, resi
 import { topNodeOf } from '../vm/vm-spec.ts';
 
 const absolute = (what: string, p: unknown): string => {
-  if (typeof p !== 'string' || !p.startsWith('/') || p.includes('/../')) throw new Error(`${what} must be an absolute path (got ${String(p)})`);
+  // normalized too: no `..` or `.` steps that would lead a path out of where the node meant it to be
+  if (typeof p !== 'string' || !p.startsWith('/') || resolve(p) !== p.replace(/\/+$/, '')) throw new Error(`${what} must be an absolute, normalized path (got ${String(p)})`);
   return p;
 };
 
