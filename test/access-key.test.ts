@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabaseKinds } from '../src/core/db/index.ts';
 import { IdentityErrors } from '../src/core/errors/index.ts';
 import { formatSignedDate, signRequest } from '../src/services/identity/signature.ts';
-import { sha512, startTestNode, type RawResponse, type TestClient, type TestNode } from './support/test-node.ts';
+import { sha512, startTestNode, TestClient, type RawResponse, type TestNode } from './support/test-node.ts';
 
 /**
  * Access keys as ZStack's SDK uses them: `Authorization: ZStack <id>:<signature>` with the `Date` it
@@ -124,6 +124,14 @@ describe.each(testDatabaseKinds())('access keys on %s', (kind) => {
     expect((await signed('GET', '/accounts/groups')).status).toBe(200);
     const denied = await signed('POST', '/accounts/groups', { params: { name: 'robot-group' } });
     expect(denied.body.error.code).toBe(IdentityErrors.PERMISSION_DENIED.code);
+    // A user manages its own keys without a policy, and nobody else's.
+    const res = await fetch(`${t.url}/zstack/v1/accounts/users/login`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ logInByUser: { accountUuid, userName: 'robot', password: sha512('r') } }) });
+    const robot = new TestClient(t.url, ((await res.json()) as any).inventory.uuid);
+    expect((await robot.send('PUT', `/accesskeys/${key.uuid}/actions`, { changeAccessKeyState: { stateEvent: 'disable' } })).status).toBe(200);
+    expectRefused(await signed('GET', '/accounts/groups'), /disabled/);
+    const accountKey = (await tenant.call('POST', '/accesskeys', { params: { accountUuid, userUuid: accountUuid } })).inventory;
+    expect((await robot.send('DELETE', `/accesskeys/${accountKey.uuid}`)).body.error?.code).toBe(IdentityErrors.PERMISSION_DENIED.code);
+    expect((await robot.send('DELETE', `/accesskeys/${key.uuid}`)).status).toBe(200);
     // Another account's key cannot be made by a tenant.
     const other = await tenant.send('POST', '/accesskeys', { params: { accountUuid: '36c27e8ff05c4780bf6d2fa65700f22e', userUuid: '36c27e8ff05c4780bf6d2fa65700f22e' } });
     expect(other.status).toBe(503);

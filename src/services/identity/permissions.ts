@@ -5,8 +5,10 @@ import { IdentityErrors, StratoError } from '../../core/errors/index.ts';
 import type { NodeContext } from '../../core/node-context.ts';
 import { ActionNames, evaluate, type PolicyStatement } from './policy.ts';
 
-/** APIs a user may call on itself without any policy: changing its own password, its own access keys. */
+/** APIs a user may call on itself without any policy: changing its own password, making its own access keys. */
 const SELF_SERVICE = new Set(['UpdateUser', 'CreateAccessKey']);
+/** …and disabling, enabling or deleting its own access keys. */
+const OWN_KEY_SERVICE = new Set(['ChangeAccessKeyState', 'DeleteAccessKey']);
 
 /**
  * Decides whether a caller may run an API (the permission interceptor asks, once per API call):
@@ -44,12 +46,18 @@ export class Permissions {
     if (decision === 'Allow') return;
     if (api.method === 'GET') return;
     if (SELF_SERVICE.has(q.apiName) && q.targetUserUuid === caller.userUuid) return;
+    if (OWN_KEY_SERVICE.has(q.apiName) && q.resourceUuid && (await this.#keyOwner(q.resourceUuid)) === caller.userUuid) return;
     throw denied(q.apiName, 'no policy of the user allows it');
   }
 
   /** Forget cached statements of this account's users (their policies or groups changed). */
   forgetAccount(accountUuid: string): void {
     for (const [user, v] of this.#statements) if (v.accountUuid === accountUuid) this.#statements.delete(user);
+  }
+
+  async #keyOwner(keyUuid: string): Promise<string | undefined> {
+    const row = await this.ctx.db.selectFrom('access_key').select('userUuid').where('uuid', '=', keyUuid).executeTakeFirst();
+    return row ? String(row.userUuid) : undefined;
   }
 
   async #statementsOf(caller: Caller): Promise<PolicyStatement[]> {
