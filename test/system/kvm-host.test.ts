@@ -125,6 +125,12 @@ describe('KVM hosts deployed by Ansible on pretend hosts', () => {
       expect(await pretend.pids()).toContain(agentPid(h.uuid));
       expect(statSync(join(agentDir(h.uuid), 'agent-token')).mode & 0o777).toBe(0o600);
     }
+    // The login went to the plugin's table, not into the add flow's journal.
+    const keyLine = h1.privateKey.split('\n')[2];
+    expect(keyLine.length).toBeGreaterThan(20);
+    const journal = await db().selectFrom('flow_journal').select(['chainName', 'ctx']).where('chainName', '=', 'host.add').execute();
+    expect(journal.length).toBeGreaterThanOrEqual(2);
+    expect(journal.map((r) => String(r.ctx)).join('\n')).not.toContain(keyLine);
     const progress = (await c.call('GET', `/task-progresses/${a.apiId}?all=true`)).inventories as { content: string; opaque?: { task?: string } }[];
     const percents = progress.map((p) => Number(p.content));
     expect(percents.length).toBeGreaterThan(2);

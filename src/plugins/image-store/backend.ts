@@ -59,6 +59,9 @@ export function imageStoreBackend(deps: ImageStoreDeps): BackupStorageBackend & 
       };
       await db.deleteFrom('image_store_backup_storage').where('uuid', '=', bs.uuid).execute();
       await db.insertInto('image_store_backup_storage').values(row).execute();
+      // Kept in our table from now on: out of the add flow's data, so its journal does not keep them either.
+      delete p.password;
+      delete p.sshPrivateKey;
       neverReached.add(bs.uuid);
     },
 

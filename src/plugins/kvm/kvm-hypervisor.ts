@@ -42,14 +42,18 @@ export function kvmHypervisor(deps: KvmHypervisorDeps): HypervisorFactory {
 
   return {
     async deploy(host, opts) {
-      if (opts.newAdded) {
-        const p = opts.params ?? {};
-        const password = typeof p.password === 'string' && p.password ? p.password : null;
-        const sshPrivateKey = typeof p.sshPrivateKey === 'string' && p.sshPrivateKey ? p.sshPrivateKey : null;
+      const p = opts.params ?? {};
+      const password = typeof p.password === 'string' && p.password ? p.password : null;
+      const sshPrivateKey = typeof p.sshPrivateKey === 'string' && p.sshPrivateKey ? p.sshPrivateKey : null;
+      // A new host's login; without one (already taken into our table by an earlier run) the row stands.
+      if (opts.newAdded && (password || sshPrivateKey || !(await db.selectFrom('kvm_host').select('uuid').where('uuid', '=', host.uuid).executeTakeFirst()))) {
         if (!password && !sshPrivateKey) throw new StratoError(SysErrors.INVALID_ARGUMENT_ERROR, 'a KVM host needs a password or an sshPrivateKey');
         const row: KvmHostRow = { uuid: host.uuid, managementIp: host.managementIp, username: String(p.username), password, sshPrivateKey, sshPort: Number(p.sshPort ?? 22), agentPort: deps.agentPort.get(), agentDataDir: agentDataDirOf(deps.agentRootDir.get(), host.uuid) };
         await db.deleteFrom('kvm_host').where('uuid', '=', host.uuid).execute();
         await db.insertInto('kvm_host').values(row).execute();
+        // Kept in our table from now on: out of the add flow's data, so its journal does not keep them either.
+        delete p.password;
+        delete p.sshPrivateKey;
       }
       const row = await rowOf(host.uuid);
       if (row.managementIp !== host.managementIp) await db.updateTable('kvm_host').set({ managementIp: host.managementIp }).where('uuid', '=', host.uuid).execute();
