@@ -22,6 +22,12 @@ export const LocalStorageAgentPaths = {
   rebaseSnapshot: '/localstorage/snapshot/rebase',
 } as const;
 
+/**
+ * The agent→node report of an image-cache download's progress (sendcommand, header `commandpath` =
+ * this): `{taskUuid, primaryStorageInstallPath, percent, downloaded, total}`, at most once a second.
+ */
+export const LOCAL_STORAGE_DOWNLOAD_PROGRESS_PATH = '/localstorage/imagestore/download/progress';
+
 /** `/localstorage/init` `{path, hostUuid}` → the disk that holds `path` on the host. */
 export interface LocalStorageInitResponse extends AgentResponse {
   totalCapacity: number;

@@ -76,6 +76,7 @@ describe.skipIf(!canRun)('strato agent: image store', () => {
     const cache = join(host.dataDir, 'ps', 'imagecache', 'template', imageUuid, `${imageUuid}.qcow2`);
     const r = await call<{ size: number; format: string }>('/localstorage/imagestore/download', { backupStorageInstallPath: installPath, primaryStorageInstallPath: cache, backupStorageUrl: host.endpoint.url, backupStorageToken: host.token });
     expect(r.format).toBe('qcow2');
+    await waitFor('the cache download at 100 %', () => host.reports.find((p) => p.commandPath === '/localstorage/imagestore/download/progress' && p.body.primaryStorageInstallPath === cache && p.body.percent === 100), 5000);
     expect(readFileSync(cache).equals(readFileSync(image))).toBe(true);
     await expect(call('/localstorage/imagestore/download', { backupStorageInstallPath: installPath, primaryStorageInstallPath: `${cache}.2`, backupStorageUrl: host.endpoint.url, backupStorageToken: 'wrong' })).rejects.toThrow(/HTTP 401/);
     expect(readdirSync(join(cache, '..'))).toEqual([`${imageUuid}.qcow2`]);

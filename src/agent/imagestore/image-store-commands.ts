@@ -3,9 +3,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { IMAGE_STORE_FILE_PATH, IMAGE_STORE_PROGRESS_PATH, ImageStoreAgentPaths } from '../../contracts/image-store-agent.ts';
-import type { CommandContext, CommandRegistry } from '../command-registry.ts';
+import type { CommandRegistry } from '../command-registry.ts';
 import type { KeyedQueue } from '../keyed-queue.ts';
-import { fetchToFile } from '../storage/fetch-file.ts';
+import { fetchToFile, progressReporter } from '../storage/fetch-file.ts';
 import { actualSizeOf, diskCapacity, imageInfo } from '../storage/qemu-img.ts';
 
 const dirOf = (url: unknown): string => {
@@ -36,7 +36,7 @@ export function defineImageStoreCommands(commands: CommandRegistry, files: Keyed
       roots.add(dir);
       const tmp = join(folder, `${cmd.imageUuid}.download`);
       try {
-        const got = await fetchToFile(cmd.sourceUrl!, tmp, {}, progressReporter(ctx, cmd.imageUuid!));
+        const got = await fetchToFile(cmd.sourceUrl!, tmp, {}, progressReporter(ctx, IMAGE_STORE_PROGRESS_PATH, { imageUuid: cmd.imageUuid }));
         const expected = cmd.checksum?.toLowerCase();
         if (expected && expected !== got.md5sum && expected !== got.sha256sum) throw new Error(`checksum mismatch for ${cmd.sourceUrl}: expected ${expected}, got md5 ${got.md5sum} / sha256 ${got.sha256sum}`);
         const info = await imageInfo(tmp);
@@ -70,27 +70,6 @@ export function defineImageStoreCommands(commands: CommandRegistry, files: Keyed
       return Promise.resolve({});
     });
   });
-}
-
-/**
- * Download progress, as the agent's other reports: `POST <node>/zstack/asyncrest/sendcommand` with
- * `commandpath: /imagestore/download/progress` and `{taskUuid, imageUuid, percent, downloaded, total}`,
- * at most once a second and once per whole percent. Best-effort: a node without a handler ignores it.
- */
-function progressReporter(ctx: CommandContext, imageUuid: string): (bytes: number, total: number | undefined) => void {
-  const url = ctx.callbackUrl?.replace(/callback$/, 'sendcommand');
-  let lastPercent = -1;
-  let lastAt = 0;
-  return (bytes, total) => {
-    if (!url || !total) return;
-    const percent = Math.floor((bytes / total) * 100);
-    if (percent === lastPercent || (Date.now() - lastAt < 1000 && percent < 100)) return;
-    lastPercent = percent;
-    lastAt = Date.now();
-    fetch(url, { method: 'POST', headers: { 'content-type': 'application/json; charset=utf-8', commandpath: IMAGE_STORE_PROGRESS_PATH }, body: JSON.stringify({ taskUuid: ctx.taskUuid, imageUuid, percent, downloaded: bytes, total }), signal: AbortSignal.timeout(5000) })
-      .then((r) => r.body?.cancel())
-      .catch(() => undefined);
-  };
 }
 
 /** `GET /imagestore/file?path=…` with the token: an image's bytes, only from the store's directories. */

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
+import type { CommandContext } from '../command-registry.ts';
 
 export interface FetchedFile {
   bytes: number;
@@ -52,4 +53,26 @@ export async function fetchToFile(source: string, dest: string, headers: Record<
     rmSync(tmp, { force: true });
     throw e;
   }
+}
+
+/**
+ * A fetch's progress, as the agent's other reports: `POST <node>/zstack/asyncrest/sendcommand` with
+ * header `commandpath` and `{taskUuid, …about, percent, downloaded, total}`, to the node whose
+ * `callbackurl` sent the command, at most once a second and once per whole percent (100 % always).
+ * Best-effort: a node without a handler for the path ignores it.
+ */
+export function progressReporter(ctx: CommandContext, commandPath: string, about: Record<string, unknown>): (bytes: number, total: number | undefined) => void {
+  const url = ctx.callbackUrl?.replace(/callback$/, 'sendcommand');
+  let lastPercent = -1;
+  let lastAt = 0;
+  return (bytes, total) => {
+    if (!url || !total) return;
+    const percent = Math.floor((bytes / total) * 100);
+    if (percent === lastPercent || (Date.now() - lastAt < 1000 && percent < 100)) return;
+    lastPercent = percent;
+    lastAt = Date.now();
+    fetch(url, { method: 'POST', headers: { 'content-type': 'application/json; charset=utf-8', commandpath: commandPath }, body: JSON.stringify({ taskUuid: ctx.taskUuid, ...about, percent, downloaded: bytes, total }), signal: AbortSignal.timeout(5000) })
+      .then((r) => r.body?.cancel())
+      .catch(() => undefined);
+  };
 }

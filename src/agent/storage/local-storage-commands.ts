@@ -2,11 +2,11 @@ import { existsSync, mkdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { AGENT_TOKEN_HEADER } from '../../core/agent/index.ts';
 import { IMAGE_STORE_FILE_PATH } from '../../contracts/image-store-agent.ts';
-import { LocalStorageAgentPaths } from '../../contracts/local-storage-agent.ts';
+import { LOCAL_STORAGE_DOWNLOAD_PROGRESS_PATH, LocalStorageAgentPaths } from '../../contracts/local-storage-agent.ts';
 import type { CommandRegistry } from '../command-registry.ts';
 import type { KeyedQueue } from '../keyed-queue.ts';
 import type { VmSupervisor } from '../vm/vm-supervisor.ts';
-import { fetchToFile } from './fetch-file.ts';
+import { fetchToFile, progressReporter } from './fetch-file.ts';
 import { actualSizeOf, createOverlay, createQcow2, diskCapacity, imageInfo, resize } from './qemu-img.ts';
 import { topNodeOf } from '../vm/vm-spec.ts';
 
@@ -54,13 +54,14 @@ export function defineLocalStorageCommands(commands: CommandRegistry, vms: VmSup
     });
   });
 
-  commands.define(LocalStorageAgentPaths.downloadImage, (cmd: DownloadCmd) => {
+  commands.define(LocalStorageAgentPaths.downloadImage, (cmd: DownloadCmd, ctx) => {
     const dest = absolute('primaryStorageInstallPath', cmd.primaryStorageInstallPath);
     if (!cmd.backupStorageInstallPath) throw new Error('backupStorageInstallPath is missing');
     return files.run(dest, async () => {
       if (!existsSync(dest)) {
         const source = cmd.backupStorageUrl ? `${cmd.backupStorageUrl.replace(/\/$/, '')}${IMAGE_STORE_FILE_PATH}?path=${encodeURIComponent(cmd.backupStorageInstallPath!)}` : cmd.backupStorageInstallPath!;
-        await fetchToFile(source, dest, cmd.backupStorageToken ? { [AGENT_TOKEN_HEADER]: cmd.backupStorageToken } : {});
+        const progress = progressReporter(ctx, LOCAL_STORAGE_DOWNLOAD_PROGRESS_PATH, { primaryStorageInstallPath: dest });
+        await fetchToFile(source, dest, cmd.backupStorageToken ? { [AGENT_TOKEN_HEADER]: cmd.backupStorageToken } : {}, progress);
       }
       const info = await imageInfo(dest);
       return { size: info.virtualSize, actualSize: actualSizeOf(dest), format: info.format };
