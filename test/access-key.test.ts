@@ -50,7 +50,13 @@ describe.each(testDatabaseKinds())('access keys on %s', (kind) => {
   });
   afterAll(async () => t?.stop());
 
-  it('shows the secret once, on create, and never in queries', async () => {
+  it('shows the secret once, in the create reply (200, no api job keeps it), and never in queries', async () => {
+    const raw = await tenant.raw('POST', '/accesskeys', { params: { accountUuid, userUuid: accountUuid } });
+    expect(raw.status).toBe(200);
+    expect(raw.body.inventory.AccessKeySecret).toMatch(/^[A-Za-z0-9]{40}$/);
+    const jobs = JSON.stringify(await t.node.ctx.db.selectFrom('api_job').selectAll().execute());
+    expect(jobs).not.toContain(raw.body.inventory.AccessKeySecret);
+    expect(jobs).not.toContain(key.AccessKeySecret);
     expect(key.AccessKeyID).toMatch(/^[A-Za-z0-9]{20}$/);
     expect(key.AccessKeySecret).toMatch(/^[A-Za-z0-9]{40}$/);
     const q = await tenant.send('GET', `/accesskeys?q=uuid=${key.uuid}`);
