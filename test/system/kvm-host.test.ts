@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newUuid } from '../../src/core/util/uuid.ts';
 import { agentDataDirOf, STRATO_ROOT } from '../../src/plugins/kvm/index.ts';
+import { hostPingTrackerOf } from '../../src/services/host/index.ts';
 import { createCluster, createZone } from '../support/integration.ts';
 import { createPretendHost, type PretendHost } from '../support/pretend-host.ts';
 import { startTestNode, type RawResponse, type TestClient, type TestNode } from '../support/test-node.ts';
@@ -181,6 +182,13 @@ describe('KVM hosts deployed by Ansible on pretend hosts', () => {
     await h1.exec('start-stop-daemon', ['--stop', '--pidfile', join(dir, 'agent.pid'), '--exec', '/usr/bin/node', '--retry', 'TERM/10/KILL/5']);
     await h1.exec('start-stop-daemon', ['--start', '--background', '--make-pidfile', '--pidfile', join(dir, 'agent.pid'), '--output', join(dir, 'agent.log'), '--exec', '/usr/bin/node', '--', join(STRATO_ROOT, 'bin/strato.js'), 'agent', '--port', '7070', '--host', '0.0.0.0', '--data-dir', dir]);
     await waitUntil(async () => (await db().selectFrom('host').select('status').where('uuid', '=', uuid).executeTakeFirst())?.status === 'Connected', 90_000);
+  }, DEPLOY_MS);
+
+  it('pings KVM hosts through their agents: a live agent keeps its host Connected', async () => {
+    await hostPingTrackerOf(t.node.ctx)!.pingAll();
+    const rows = await db().selectFrom('host').select(['uuid', 'status']).where('hypervisorType', '=', 'KVM').execute();
+    expect(rows.map((r) => r.status)).toEqual(rows.map(() => 'Connected'));
+    expect(rows).toHaveLength(2);
   }, DEPLOY_MS);
 
   it('deletes a KVM host: its agent stops and its directory goes', async () => {
