@@ -36,7 +36,8 @@ describe.each(testDatabaseKinds())('deleting an account removes what it owns on 
     await a.client.call('GET', '/accounts/quotas');
     expect(await count('account_resource_ref', 'accountUuid', a.uuid)).toBeGreaterThanOrEqual(4);
 
-    expect((await admin.send('DELETE', `/accounts/${a.uuid}`)).status).toBe(200);
+    const deleted = await admin.send('DELETE', `/accounts/${a.uuid}`);
+    expect(deleted.status, deleted.text).toBe(200);
 
     expect(await db().selectFrom('vm_instance').select('uuid').where('uuid', '=', mine.vm.uuid).executeTakeFirst()).toBeUndefined();
     expect(await db().selectFrom('volume').select('uuid').where('uuid', 'in', [mine.vm.rootVolumeUuid, mine.volume.uuid]).execute()).toEqual([]);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiCatalog } from '../src/api/catalog.ts';
 import { testDatabaseKinds } from '../src/core/db/index.ts';
 import { newUuid } from '../src/core/util/uuid.ts';
-import { qs } from './support/integration.ts';
+import { qs, waitFor } from './support/integration.ts';
 import { startTestNode, type TestClient, type TestNode } from './support/test-node.ts';
 import { createTenant } from './support/tenants.ts';
 import { buildVmWorld, type VmWorld } from './support/vm-fixture.ts';
@@ -66,6 +66,11 @@ describe.each(testDatabaseKinds())('tenant isolation in every read and action on
     expect(refs.some((u) => madeB.uuids.includes(u))).toBe(false);
     expect(madeA.uuids.length).toBeGreaterThanOrEqual(10); // the NIC is visible to its VM's owner
     expect((await a.client.call('GET', `/volumes/${madeA.vm.rootVolumeUuid}`)).inventories).toHaveLength(1);
+    // Children made by the create get the same owner row (so they stay the tenant's once detached).
+    await waitFor('the VM\'s volume and NIC get owner rows', async () => {
+      const mine = uuidsOf(await a.client.call('GET', '/accounts/resources/refs'));
+      return mine.includes(madeA.vm.rootVolumeUuid) && madeA.uuids.filter((u) => !mine.includes(u)).length <= 1; // only the tag has none
+    });
   });
 
   it('no query API shows a tenant anything of another tenant (plain, count, sort by a field, fields)', async () => {

@@ -83,6 +83,8 @@ describe.each(testDatabaseKinds())('sharing and ownership changes on %s', (kind)
     expect(ref).toMatchObject({ resourceUuid: vm.uuid, accountUuid: c.uuid, resourceType: 'VmInstanceVO' });
     expect([await sees(b.client, '/vm-instances', vm.uuid), await sees(c.client, '/vm-instances', vm.uuid)]).toEqual([false, true]);
     expect(await sees(c.client, '/volumes', vm.rootVolumeUuid)).toBe(true); // the root volume goes with its VM
+    expect(await sees(b.client, '/volumes', vm.rootVolumeUuid)).toBe(false);
+    expect((await b.client.call('GET', `/vm-instances/nics${qs({ q: [`vmInstanceUuid=${vm.uuid}`] })}`)).inventories).toEqual([]);
     expect((await c.client.call('PUT', `/vm-instances/${vm.uuid}/actions`, { updateVmInstance: { name: 'c-owns-it' } })).inventory.name).toBe('c-owns-it');
     expect((await b.client.send('PUT', `/vm-instances/${vm.uuid}/actions`, { updateVmInstance: { name: 'b-again' } })).status).toBe(503);
     // The VM's quota charges went along with it.

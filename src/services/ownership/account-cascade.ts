@@ -5,6 +5,7 @@ import { StratoError } from '../../core/errors/index.ts';
 import type { Kysely } from 'kysely';
 import { ACCOUNT_RESOURCE, IdentityEvents } from '../../contracts/identity.ts';
 import { OWNERSHIP_TABLES } from '../../core/query/access-filter.ts';
+import type { ResourceAccess } from './resource-access.ts';
 
 /** The pseudo-resource "what an account owns", below AccountVO in the cascade graph. */
 export const OWNED_RESOURCES = 'AccountResourceRefVO';
@@ -31,7 +32,7 @@ const REMOVALS: ReadonlyArray<[string, readonly string[]]> = [
  * DeleteAccount removes what the account owns before the account itself (contracts/identity.ts), and
  * every share of those resources or to that account.
  */
-export function ownedResourcesCascade(db: Kysely<any>, bus: Bus, apis: ApiRegistry, log: { warn(o: object, m: string): void }): CascadeEntry {
+export function ownedResourcesCascade(db: Kysely<any>, bus: Bus, apis: ApiRegistry, access: ResourceAccess, log: { warn(o: object, m: string): void }): CascadeEntry {
   return {
     resource: OWNED_RESOURCES,
     parents: [ACCOUNT_RESOURCE],
@@ -44,6 +45,8 @@ export function ownedResourcesCascade(db: Kysely<any>, bus: Bus, apis: ApiRegist
           const api = apis.find(name);
           if (!api) continue;
           for (const uuid of ofType) {
+            // Gone already with its parent (a VM's root volume) or by an earlier step of its own removal.
+            if (!(await access.inventoryOf(uuid))) continue;
             const r = await bus.send(api.service, api.name, { uuid, ...(api.method === 'DELETE' ? { deleteMode: force ? 'Enforcing' : 'Permissive' } : {}) }, { resourceUuid: uuid });
             if (r.success) continue;
             if (!force) throw new StratoError(r.error);

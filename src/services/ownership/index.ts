@@ -9,6 +9,7 @@ import { ownershipInterceptor } from './ownership-interceptor.ts';
 import { declareTenantPolicies } from './policies.ts';
 import { AccountResourceRefInventory, ownershipMigration, SharedResourceInventory } from './schema.ts';
 import { Sharing } from './sharing.ts';
+import { ResourceAccess } from './resource-access.ts';
 
 /**
  * Resource ownership and sharing (ZStack's AccountResourceRefVO and SharedResourceVO): every create
@@ -22,10 +23,11 @@ export const ownershipService: ServiceModule = {
   apis: ownershipApis,
   setup(ctx) {
     declareTenantPolicies();
-    ctx.bus.addInterceptor(ownershipInterceptor(ctx.db, ctx.apis, ctx.inventories));
-    ctx.cascade.register(ownedResourcesCascade(ctx.db, ctx.bus, ctx.apis, ctx.log));
+    const access = new ResourceAccess(ctx.db, ctx.inventories);
+    ctx.bus.addInterceptor(ownershipInterceptor(ctx.db, ctx.apis, ctx.inventories, access));
+    ctx.cascade.register(ownedResourcesCascade(ctx.db, ctx.bus, ctx.apis, access, ctx.log));
     forgetDeletedAccounts(ctx.db, ctx.bus);
-    const sharing = new Sharing(ctx.db, ctx.inventories);
+    const sharing = new Sharing(ctx.db, ctx.inventories, access);
     ctx.bus.registerService(
       serviceFromHandlers('ownership', {
         ShareResource: async (msg: Message<ApiParams<typeof ShareResource>>) => sharing.share(msg.caller!, msg.body),

@@ -6,7 +6,7 @@ import { StratoError, SysErrors } from '../../core/errors/index.ts';
 import { isAdmin, OWNERSHIP_TABLES, tenantPolicyOf } from '../../core/query/access-filter.ts';
 import type { InventoryRegistry } from '../../core/query/index.ts';
 import { newUuid } from '../../core/util/uuid.ts';
-import { ResourceAccess } from './resource-access.ts';
+import type { ResourceAccess } from './resource-access.ts';
 
 /** The API message a user sent (not an internal message sharing its name space), or undefined. */
 export function apiOf(apis: ApiRegistry, msg: Message): ApiDef | undefined {
@@ -41,8 +41,7 @@ function referencedUuids(body: Record<string, unknown>, skip: ReadonlySet<string
  *    as it answers for any missing uuid (an error, or success for a delete), and the fresh uuid is
  *    written back as the original in the answer. Nothing in the answer tells the two cases apart.
  */
-export function ownershipInterceptor(db: Kysely<any>, apis: ApiRegistry, inventories: InventoryRegistry): Interceptor {
-  const access = new ResourceAccess(db, inventories);
+export function ownershipInterceptor(db: Kysely<any>, apis: ApiRegistry, inventories: InventoryRegistry, access: ResourceAccess): Interceptor {
   const swapped = new WeakMap<Message, Map<string, string>>();
   const createdRef = new WeakMap<Message, string>();
   const listed = new WeakMap<Message, { inventory: string; visible: Set<string> }>();
@@ -89,6 +88,26 @@ export function ownershipInterceptor(db: Kysely<any>, apis: ApiRegistry, invento
     }
   };
 
+  /**
+   * Resources a create made along with its own (a VM's root and data volumes, its NICs) get the same
+   * owner, so they stay the tenant's once detached. Until then they are visible through their parent.
+   */
+  const recordChildren = async (accountUuid: string, value: unknown): Promise<void> => {
+    const inv = (value as { inventory?: unknown } | undefined)?.inventory ?? value;
+    if (!inv || typeof inv !== 'object') return;
+    for (const list of Object.values(inv as Record<string, unknown>)) {
+      if (!Array.isArray(list)) continue;
+      const uuids = list.map((x) => (x && typeof x === 'object' ? (x as { uuid?: unknown }).uuid : undefined)).filter((u): u is string => typeof u === 'string');
+      if (uuids.length === 0) continue;
+      const def = await access.inventoryOf(uuids[0]);
+      if (!def) continue;
+      const now = Date.now();
+      for (const uuid of uuids) {
+        await db.insertInto(OWNERSHIP_TABLES.owners).values({ resourceUuid: uuid, accountUuid, resourceType: def.resourceType, createDate: now, lastOpDate: now }).execute().catch(() => undefined); // already owned
+      }
+    }
+  };
+
   return {
     name: 'ownership',
     beforeDeliver(msg) {
@@ -105,6 +124,7 @@ export function ownershipInterceptor(db: Kysely<any>, apis: ApiRegistry, invento
       if (back && !reply.success) restoreUuids(reply.error as unknown as Record<string, unknown>, back);
       const ref = createdRef.get(msg);
       if (ref && !reply.success) void db.deleteFrom(OWNERSHIP_TABLES.owners).where('resourceUuid', '=', ref).execute().catch(() => undefined);
+      if (ref && reply.success && msg.caller && !isAdmin(msg.caller)) void recordChildren(msg.caller.accountUuid, reply.value).catch(() => undefined);
     },
   };
 }

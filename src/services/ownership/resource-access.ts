@@ -74,6 +74,33 @@ export class ResourceAccess {
     return out;
   }
 
+  /** Rows that hang under a resource through a `via` policy (a VM's volumes and NICs, a volume's snapshots), a few levels down. */
+  async childrenOf(uuid: string, depth = 3): Promise<string[]> {
+    const out: string[] = [];
+    let level = [uuid];
+    for (let d = 0; d < depth && level.length > 0; d++) {
+      const next: string[] = [];
+      for (const def of this.#viaInventories) {
+        const policy = tenantPolicyOf(def.name) as { via: readonly string[] };
+        for (const f of policy.via.filter((x) => x !== def.primaryKey)) {
+          const rows = await this.db.selectFrom(def.table).select(def.fields.uuid.column).where(def.fields[f].column, 'in', level).execute();
+          next.push(...rows.map((r) => r[def.fields.uuid.column] as string));
+        }
+      }
+      out.push(...next);
+      level = next;
+    }
+    return [...new Set(out)];
+  }
+
+  /** The inventory whose table holds this uuid, if any. */
+  async inventoryOf(uuid: string): Promise<NormalizedInventoryDef | undefined> {
+    for (const def of this.#uuidInventories) {
+      if (await this.db.selectFrom(def.table).select(def.fields.uuid.column).where(def.fields.uuid.column, '=', uuid).executeTakeFirst()) return def;
+    }
+    return undefined;
+  }
+
   /** Whether any resource (of any inventory keyed by uuid) or any owner row already has this uuid. */
   async uuidInUse(uuid: string): Promise<boolean> {
     if ((await ownersOf(this.db, [uuid])).size > 0) return true;

@@ -5,7 +5,7 @@ import { isAdmin, OWNERSHIP_TABLES } from '../../core/query/access-filter.ts';
 import { rowToInventory, type InventoryRegistry } from '../../core/query/index.ts';
 import { newUuid } from '../../core/util/uuid.ts';
 import { SHAREABLE_INVENTORIES } from './policies.ts';
-import { ownersOf } from './resource-access.ts';
+import { ownersOf, type ResourceAccess } from './resource-access.ts';
 import { AccountResourceRefInventory } from './schema.ts';
 
 const ADMIN_ACCOUNT_UUID = '36c27e8ff05c4780bf6d2fa65700f22e';
@@ -23,7 +23,11 @@ function notFound(uuid: string): StratoError {
 
 /** ShareResource, RevokeResourceSharing and ChangeResourceOwner (ZStack's AccountManagerImpl). */
 export class Sharing {
-  constructor(private readonly db: Kysely<any>, private readonly inventories: InventoryRegistry) {}
+  constructor(
+    private readonly db: Kysely<any>,
+    private readonly inventories: InventoryRegistry,
+    private readonly access: ResourceAccess,
+  ) {}
 
   /** The resource type of a shareable resource, or why it cannot be shared. */
   async #shareableType(uuid: string): Promise<string | undefined> {
@@ -106,6 +110,11 @@ export class Sharing {
     const row = { resourceUuid, accountUuid, resourceType: type, createDate: now, lastOpDate: now };
     if (existing) await this.db.updateTable(OWNERSHIP_TABLES.owners).set({ accountUuid, lastOpDate: now }).where('resourceUuid', '=', resourceUuid).execute();
     else await this.db.insertInto(OWNERSHIP_TABLES.owners).values(row).execute();
+    // What hangs under it and had the same owner (a VM's volumes and NICs, their snapshots) moves along.
+    const children = await this.access.childrenOf(resourceUuid);
+    if (children.length > 0 && existing) {
+      await this.db.updateTable(OWNERSHIP_TABLES.owners).set({ accountUuid, lastOpDate: now }).where('resourceUuid', 'in', children).where('accountUuid', '=', existing.accountUuid).execute();
+    }
     const out = await this.db.selectFrom(OWNERSHIP_TABLES.owners).selectAll().where('resourceUuid', '=', resourceUuid).executeTakeFirstOrThrow();
     return { inventory: rowToInventory(AccountResourceRefInventory, out), from: existing?.accountUuid ?? ADMIN_ACCOUNT_UUID, type };
   }
