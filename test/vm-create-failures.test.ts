@@ -62,7 +62,7 @@ describe.each(testDatabaseKinds())('a VM create that fails at any step gives eve
         expect(failures.fired, `failing ${when} ${path} fired`).toBe(fired + 1);
       }
     }
-  });
+  }, 180_000);
 
   it('at allocate-host (no host has the room)', async () => {
     const before = await accounting(db(), w);

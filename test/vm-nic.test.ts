@@ -124,7 +124,7 @@ describe.each(testDatabaseKinds())('VM NICs through the REST API on %s', (kind) 
           expect((await db().selectFrom('vm_instance').select('defaultL3NetworkUuid').where('uuid', '=', vm.uuid).executeTakeFirstOrThrow()).defaultL3NetworkUuid, what).toBe(w.l3);
         }
       }
-    });
+    }, 180_000);
 
     it('when the static IP is taken', async () => {
       const other = await createVm('holder', { l3NetworkUuids: [w.l3b] });

@@ -118,7 +118,7 @@ describe.each(testDatabaseKinds())('a VM start or migration that fails at any st
         const { lastHostUuid } = await vmRow(sleeper);
         await attempt(mentions, { hostUuid: w.hosts.find((h) => h !== lastHostUuid) });
       });
-    });
+    }, 180_000);
 
     it.each<[string, PathBehaviour]>([
       ['answers with an error', { error: 'qemu crashed', times: 1 }],
@@ -187,7 +187,7 @@ describe.each(testDatabaseKinds())('a VM start or migration that fails at any st
 
     it('at every step of vm.migrate (read from the FlowRegistry), before and after its work', async () => {
       await atEveryStep('vm.migrate', ['allocate-migrate-target', 'mark-migrating', 'migrate-on-host', 'record-on-target', 'release-source'], (mentions) => attempt(mentions));
-    });
+    }, 180_000);
 
     it.each<[string, PathBehaviour]>([
       ['answers with an error', { error: 'migration aborted', times: 1 }],

@@ -89,7 +89,7 @@ describe.each(testDatabaseKinds())('an attach that fails at any step leaves capa
         expect(ok.status, ok.text).toBe(200);
         expect(ok.body.inventory).toMatchObject({ vmInstanceUuid: vm.uuid, status: 'Ready', deviceId: 2 });
         expect((await c.send('DELETE', `/volumes/${v.uuid}/vm-instances`)).status).toBe(200);
-      });
+      }, 180_000);
 
       const cases: Array<[string, (vm: any) => void, string]> = [
         ['instantiate (the storage fails to make the volume)', () => injectPrimaryStorageFault(w.primaryStorage, 'createVolume', { times: 1 }), 'injected createVolume failure'],

@@ -122,7 +122,7 @@ describe.each(testDatabaseKinds())('volume snapshots through the REST API on %s'
       }
       expect((await snap(v.uuid, 'works')).status).toBe(200);
     }
-  });
+  }, 180_000);
 
   it('a failure before or after any step of volume-snapshot.delete or .revert leaves tree, capacity and bits as before, or, once the storage step began, as the finished operation does', async () => {
     const ps = await addPs('snap-every-step-2', 400 * GiB);
@@ -169,7 +169,7 @@ describe.each(testDatabaseKinds())('volume snapshots through the REST API on %s'
         }
       }
     }
-  });
+  }, 180_000);
 
   it('reverting makes the snapshot the current point (the next one starts a branch); a vetoed or failing revert changes nothing', async () => {
     const ps = await addPs('snap-revert', 20 * GiB);
