@@ -221,6 +221,25 @@ describe.each(testDatabaseKinds())('accounts, users, groups and policies on %s',
     expectError(await admin.send('DELETE', '/accounts/36c27e8ff05c4780bf6d2fa65700f22e'), 'SYS.1007');
   });
 
+  it('never leaves a user, group, policy or key behind in an account deleted while they were being created', async () => {
+    const acc = await createAccount('tenant-k');
+    const tenant = await t.login('tenant-k', 'pw-tenant-k');
+    const creates = Array.from({ length: 4 }, (_, i) => [
+      tenant.send('POST', '/accounts/users', { params: { name: `racer-${i}`, password: sha512('r') } }),
+      tenant.send('POST', '/accounts/groups', { params: { name: `racer-${i}` } }),
+      tenant.send('POST', '/accounts/policies', { params: { name: `racer-${i}`, statements: [{ effect: 'Allow', actions: ['*'] }] } }),
+      tenant.send('POST', '/accesskeys', { params: { accountUuid: acc.uuid, userUuid: acc.uuid } }),
+    ]).flat();
+    const deletion = admin.send('DELETE', `/accounts/${acc.uuid}`);
+    const results = await Promise.all([...creates, deletion]);
+    expect(results.at(-1)!.status).toBe(200);
+    for (const r of results.slice(0, -1)) expect([200, 503], r.text).toContain(r.status); // made before the deletion, or refused after it
+    const db = t.node.ctx.db;
+    for (const table of ['account_user', 'user_group', 'policy', 'access_key', 'session']) {
+      expect(await db.selectFrom(table).select('accountUuid').where('accountUuid', '=', acc.uuid).execute(), table).toEqual([]);
+    }
+  });
+
   it('never writes a password hash or a session uuid into the logs or into replies', async () => {
     // Session APIs name sessions in their parameters: they must not reach the logs either.
     const s = await t.login();

@@ -12,7 +12,7 @@ import { findRow, patchRow, stateAfter } from '../../core/resource/resource-stor
 import { newUuid } from '../../core/util/uuid.ts';
 import type { IdentityDeps } from './accounts.ts';
 import type { ChangeAccessKeyState, CreateAccessKey, DeleteAccessKey } from './apis.ts';
-import { loadOwnedRow, mayReach } from './ownership.ts';
+import { inAccount, loadOwnedRow, mayReach } from './ownership.ts';
 import { AccessKeyInventory, AccountInventory, UserInventory } from './schema.ts';
 import { parseSignedDate, signatureMatches, signRequest } from './signature.ts';
 
@@ -31,20 +31,23 @@ export function accessKeyHandlers(deps: IdentityDeps) {
     async CreateAccessKey(msg: Message<ApiParams<typeof CreateAccessKey>>) {
       const p = msg.body;
       if (!mayReach(msg.caller, p.accountUuid) || !(await findRow(db, AccountInventory, p.accountUuid))) throw new StratoError(SysErrors.RESOURCE_NOT_FOUND, `unable to find Account[uuid:${p.accountUuid}]`);
-      if (p.userUuid !== p.accountUuid) {
-        const user = await findRow(db, UserInventory, p.userUuid);
-        if (!user || user.accountUuid !== p.accountUuid) throw new StratoError(SysErrors.RESOURCE_NOT_FOUND, `unable to find User[uuid:${p.userUuid}] in account ${p.accountUuid}`);
-      }
       const uuid = p.resourceUuid ?? newUuid();
       const secret = p.AccessKeySecret ?? randomAlnum(40);
       const now = Date.now();
       const row = { uuid, accountUuid: p.accountUuid, userUuid: p.userUuid, description: p.description ?? null, accessKeyId: p.AccessKeyID ?? randomAlnum(20), accessKeySecret: secret, state: 'Enabled', createDate: now, lastOpDate: now };
-      try {
-        await db.insertInto('access_key').values(row).execute();
-      } catch (e) {
-        if (isUniqueViolation(e)) throw new StratoError(SysErrors.INVALID_ARGUMENT_ERROR, `an access key with id ${row.accessKeyId} already exists`);
-        throw e;
-      }
+      await inAccount(db, deps.ctx.queues, p.accountUuid, async () => {
+        // Checked in the account's queue: the user cannot be deleted between the check and the insert.
+        if (p.userUuid !== p.accountUuid) {
+          const user = await findRow(db, UserInventory, p.userUuid);
+          if (!user || user.accountUuid !== p.accountUuid) throw new StratoError(SysErrors.RESOURCE_NOT_FOUND, `unable to find User[uuid:${p.userUuid}] in account ${p.accountUuid}`);
+        }
+        try {
+          await db.insertInto('access_key').values(row).execute();
+        } catch (e) {
+          if (isUniqueViolation(e)) throw new StratoError(SysErrors.INVALID_ARGUMENT_ERROR, `an access key with id ${row.accessKeyId} already exists`);
+          throw e;
+        }
+      });
       // The only time the secret is shown: the caller keeps it, we never show it again.
       return { ...rowToInventory(AccessKeyInventory, row), AccessKeySecret: secret };
     },

@@ -10,13 +10,13 @@ import { findRow, loadInventory } from '../../core/resource/resource-store.ts';
 import { newUuid } from '../../core/util/uuid.ts';
 import type { CreateAccount, CreateUser, DeleteAccount, DeleteUser, UpdateAccount, UpdateUser } from './apis.ts';
 import { accountPrincipal, userPrincipal, type LoginGuard } from './login-guard.ts';
-import { loadOwnedRow, requireCaller } from './ownership.ts';
+import { inAccount, loadOwnedRow, requireCaller } from './ownership.ts';
 import { hashSecret, verifySecret } from './password.ts';
 import { AccountInventory, ADMIN_ACCOUNT_UUID, UserInventory } from './schema.ts';
 import type { Sessions } from './sessions.ts';
 
 /** Everything on an account runs in its queue: a user is never created into an account being deleted. */
-export const accountQueue = (accountUuid: string) => `account-${accountUuid}`;
+export const accountQueue = (accountUuid: string) => `account-${accountUuid}`; // the same queue as ownership.ts's inAccount
 
 export interface IdentityDeps {
   ctx: NodeContext;
@@ -101,7 +101,7 @@ export function accountHandlers(deps: IdentityDeps) {
       const p = msg.body;
       const caller = requireCaller(msg.caller);
       const uuid = p.resourceUuid ?? newUuid();
-      return queues.submit(accountQueue(caller.accountUuid), async () => {
+      return inAccount(db, queues, caller.accountUuid, async () => {
         const now = Date.now();
         try {
           await db.insertInto('account_user').values({ uuid, accountUuid: caller.accountUuid, name: p.name, description: p.description ?? null, passwordHash: await hashSecret(p.password.toLowerCase()), createDate: now, lastOpDate: now }).execute();

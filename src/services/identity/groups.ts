@@ -9,7 +9,7 @@ import { findRow, loadInventory, patchRow } from '../../core/resource/resource-s
 import { newUuid } from '../../core/util/uuid.ts';
 import { accountQueue, type IdentityDeps } from './accounts.ts';
 import type { AddUserToGroup, AttachPolicyToUser, AttachPolicyToUserGroup, CreatePolicy, CreateUserGroup, DeletePolicy, DeleteUserGroup, DetachPolicyFromUser, DetachPolicyFromUserGroup, RemoveUserFromGroup, UpdateUserGroup } from './apis.ts';
-import { loadOwnedRow, requireCaller } from './ownership.ts';
+import { inAccount, loadOwnedRow, requireCaller } from './ownership.ts';
 import type { PolicyStatement } from './policy.ts';
 import { PolicyInventory, UserGroupInventory, UserInventory } from './schema.ts';
 
@@ -53,9 +53,11 @@ export function groupHandlers(deps: IdentityDeps) {
       const p = msg.body;
       const caller = requireCaller(msg.caller);
       const uuid = p.resourceUuid ?? newUuid();
-      const now = Date.now();
-      await db.insertInto('user_group').values({ uuid, accountUuid: caller.accountUuid, name: p.name, description: p.description ?? null, createDate: now, lastOpDate: now }).execute();
-      return loadInventory(db, UserGroupInventory, uuid);
+      return inAccount(db, queues, caller.accountUuid, async () => {
+        const now = Date.now();
+        await db.insertInto('user_group').values({ uuid, accountUuid: caller.accountUuid, name: p.name, description: p.description ?? null, createDate: now, lastOpDate: now }).execute();
+        return loadInventory(db, UserGroupInventory, uuid);
+      });
     },
 
     async UpdateUserGroup(msg: Message<ApiParams<typeof UpdateUserGroup>>) {
@@ -90,10 +92,12 @@ export function groupHandlers(deps: IdentityDeps) {
       const p = msg.body;
       const caller = requireCaller(msg.caller);
       const uuid = p.resourceUuid ?? newUuid();
-      const now = Date.now();
       const statements: PolicyStatement[] = p.statements.map((s) => ({ ...s }));
-      await db.insertInto('policy').values({ uuid, accountUuid: caller.accountUuid, name: p.name, description: p.description ?? null, statements: JSON.stringify(statements), createDate: now, lastOpDate: now }).execute();
-      return policyView((await findRow(db, PolicyInventory, uuid))!);
+      return inAccount(db, queues, caller.accountUuid, async () => {
+        const now = Date.now();
+        await db.insertInto('policy').values({ uuid, accountUuid: caller.accountUuid, name: p.name, description: p.description ?? null, statements: JSON.stringify(statements), createDate: now, lastOpDate: now }).execute();
+        return policyView((await findRow(db, PolicyInventory, uuid))!);
+      });
     },
 
     async DeletePolicy(msg: Message<ApiParams<typeof DeletePolicy>>) {

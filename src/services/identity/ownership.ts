@@ -28,3 +28,15 @@ export function requireCaller(caller: Caller | undefined): Caller {
   if (!caller) throw new StratoError(SysErrors.INVALID_ARGUMENT_ERROR, 'this API needs a caller');
   return caller;
 }
+
+/**
+ * Runs a create inside its account's queue after checking the account still exists: a user, group,
+ * policy or key is never made into an account whose deletion ran just before (the deletion holds the
+ * same queue).
+ */
+export async function inAccount<T>(db: Kysely<any>, queues: { submit<R>(queue: string, fn: () => Promise<R>): Promise<R> }, accountUuid: string, fn: () => Promise<T>): Promise<T> {
+  return queues.submit(`account-${accountUuid}`, async () => {
+    if (!(await db.selectFrom('account').select('uuid').where('uuid', '=', accountUuid).executeTakeFirst())) throw new StratoError(SysErrors.RESOURCE_NOT_FOUND, `unable to find Account[uuid:${accountUuid}]`);
+    return fn();
+  });
+}
