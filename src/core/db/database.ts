@@ -1,10 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, MysqlDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, MysqlDialect, sql } from 'kysely';
 import { createPool } from 'mysql2';
 import { registerDirectReader } from './direct-read.ts';
 import { registerWriteEpoch } from './write-epochs.ts';
+import { SqliteSharedDialect } from './sqlite-driver.ts';
 import { cachingSqliteDatabase } from './sqlite-statement-cache.ts';
 
 export type DbKind = 'sqlite' | 'mysql';
@@ -40,7 +41,7 @@ function openSqlite(path: string): Database {
   raw.pragma('foreign_keys = ON');
   raw.pragma('busy_timeout = 5000');
   const driverDb = cachingSqliteDatabase(raw);
-  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: driverDb }) });
+  const db = new Kysely<any>({ dialect: new SqliteSharedDialect(driverDb) });
   registerDirectReader(db, (sql, params) => driverDb.readNow(sql, params));
   registerWriteEpoch(db, (table) => driverDb.writeEpoch(table));
   return { kind: 'sqlite', url: `sqlite:${path}`, db, close: () => db.destroy() };
