@@ -15,6 +15,7 @@ import { defineSnapshotCommands } from './storage/snapshot-commands.ts';
 import { defineImageStoreCommands, imageFileRoute } from './imagestore/image-store-commands.ts';
 import { StoreRoots } from './imagestore/store-roots.ts';
 import { KeyedQueue } from './keyed-queue.ts';
+import { defineNetworkCommands } from './network/network-commands.ts';
 
 export const AGENT_VERSION = '0.1.0';
 /** What an agent sends (agent→node) to ask to be reconnected. */
@@ -62,6 +63,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   defineSnapshotCommands(commands, vms, files);
   const storeRoots = new StoreRoots(dataDir);
   defineImageStoreCommands(commands, files, storeRoots);
+  defineNetworkCommands(commands, dataDir);
   await vms.rediscover();
 
   const server = new AgentHttpServer({ host: opts.host ?? '0.0.0.0', port: opts.port ?? 7070, token, commands, metrics, log, getRoutes: [imageFileRoute(storeRoots)] });

@@ -1,0 +1,78 @@
+/**
+ * What the node sends a host agent to realize networks on it: VXLAN L2 networks (a VTEP and a bridge
+ * per VNI, peers as unicast forwarding entries, no multicast) and the flat network provider's
+ * distributed DHCP (a dnsmasq per L3 network in its own namespace on each host). Paths are ZStack's
+ * (kvmagent `vxlan_plugin` and `dhcp`/`flat network` plugin).
+ */
+export const VxlanAgentPaths = {
+  createBridge: '/network/vxlan/createbridge',
+  populateFdb: '/network/vxlan/populatefdb',
+  deleteBridge: '/network/vxlan/deletebridge',
+} as const;
+
+export const FlatDhcpAgentPaths = {
+  prepare: '/flatnetworkprovider/dhcp/prepare',
+  apply: '/flatnetworkprovider/dhcp/apply',
+  release: '/flatnetworkprovider/dhcp/release',
+  deleteNamespace: '/flatnetworkprovider/dhcp/deletenamespace',
+} as const;
+
+/** `/network/vxlan/createbridge`: idempotent; `peers` are the other hosts' VTEP addresses for this VNI. */
+export interface CreateVxlanBridgeCmd {
+  vni: number;
+  /** This host's underlay address: the VTEP's source. */
+  vtepIp: string;
+  peers?: string[];
+  /** UDP port, default 4789 (IANA). */
+  dstport?: number;
+}
+
+/** `/network/vxlan/populatefdb`: the complete peer list of a VNI on this host (entries not in it are removed). */
+export interface PopulateVxlanFdbCmd {
+  vni: number;
+  peers: string[];
+}
+
+/** `/network/vxlan/deletebridge`: removes the VNI's bridge and VTEP unless a tap or veth still uses it (`deleted: false`). */
+export interface DeleteVxlanBridgeCmd {
+  vni: number;
+}
+
+/** `/flatnetworkprovider/dhcp/prepare`: the L3's DHCP namespace joined to its bridge, holding the DHCP server address. */
+export interface PrepareDhcpCmd {
+  l3NetworkUuid: string;
+  bridgeName: string;
+  dhcpServerIp: string;
+  /** Dotted netmask of the L3's IP range, e.g. 255.255.255.0. */
+  dhcpNetmask: string;
+  /** The L2's physical interface (NoVlan/VLAN): like a VTEP, an uplink the DHCP namespace is cut off from. */
+  physicalInterface?: string | null;
+}
+
+/** One NIC's static lease, from IPAM. */
+export interface DhcpInfo {
+  mac: string;
+  ip: string;
+  netmask: string;
+  gateway?: string | null;
+  hostname?: string | null;
+  dns?: string[];
+}
+
+/** `/flatnetworkprovider/dhcp/apply`: adds or replaces leases (by MAC); `rebuild` makes `dhcp` the whole set. */
+export interface ApplyDhcpCmd {
+  l3NetworkUuid: string;
+  dhcp: DhcpInfo[];
+  rebuild?: boolean;
+}
+
+/** `/flatnetworkprovider/dhcp/release`: forgets the leases of these MACs. */
+export interface ReleaseDhcpCmd {
+  l3NetworkUuid: string;
+  dhcp: Array<Pick<DhcpInfo, 'mac'>>;
+}
+
+/** `/flatnetworkprovider/dhcp/deletenamespace`: stops the L3's dnsmasq and removes its namespace and veth. */
+export interface DeleteDhcpNamespaceCmd {
+  l3NetworkUuid: string;
+}
