@@ -100,6 +100,37 @@ describe.each(testDatabaseKinds())('accounts, users, groups and policies on %s',
     expect(names).toEqual(['g1', 'g3', 'restricted']);
   });
 
+  it('takes rights away at once when a policy is detached from a group, or the group or the policy is deleted', async () => {
+    await createAccount('tenant-l');
+    const tenant = await t.login('tenant-l', 'pw-tenant-l');
+    const frank = await createUser(tenant, 'frank');
+    const frankClient = await clientOf(logIn({ accountName: 'tenant-l', userName: 'frank', password: sha512('pw-frank') }, true));
+    let n = 0;
+    const canCreateGroup = async () => (await frankClient.send('POST', '/accounts/groups', { params: { name: `f${n++}` } })).status === 200;
+    const policy = (await tenant.call('POST', '/accounts/policies', { params: { name: 'groups-ok', statements: [{ effect: 'Allow', actions: ['org.zstack.header.identity.APICreateUserGroupMsg'] }] } })).inventory;
+    const team = (await tenant.call('POST', '/accounts/groups', { params: { name: 'team' } })).inventory;
+    await tenant.call('POST', `/accounts/groups/${team.uuid}/users`, { params: { userUuid: frank.uuid } });
+    await tenant.call('POST', `/accounts/groups/${team.uuid}/policies`, { params: { policyUuid: policy.uuid } });
+    expect(await canCreateGroup()).toBe(true);
+    await tenant.call('DELETE', `/accounts/groups/${team.uuid}/policies/${policy.uuid}`);
+    expect(await canCreateGroup()).toBe(false);
+    await tenant.call('POST', `/accounts/groups/${team.uuid}/policies`, { params: { policyUuid: policy.uuid } });
+    expect(await canCreateGroup()).toBe(true);
+    await tenant.call('DELETE', `/accounts/groups/${team.uuid}`);
+    expect(await canCreateGroup()).toBe(false);
+    await tenant.call('POST', `/accounts/users/${frank.uuid}/policies`, { params: { policyUuid: policy.uuid } });
+    expect(await canCreateGroup()).toBe(true);
+    const listed = (await tenant.call('GET', '/accounts/policies')).inventories;
+    expect(listed.map((p: any) => p.name)).toEqual(['groups-ok']);
+    expect(listed[0].statements).toBeUndefined(); // lists are in the service's own replies only (docs/decisions)
+    await tenant.call('DELETE', `/accounts/policies/${policy.uuid}`);
+    expect(await canCreateGroup()).toBe(false);
+    expect((await tenant.call('GET', '/accounts/policies')).inventories).toEqual([]);
+    const db = t.node.ctx.db;
+    for (const table of ['user_policy_ref', 'user_group_policy_ref']) expect(await db.selectFrom(table).select('policyUuid').where('policyUuid', '=', policy.uuid).execute(), table).toEqual([]);
+    expect(await db.selectFrom('user_group_user_ref').select('userUuid').where('groupUuid', '=', team.uuid).execute()).toEqual([]);
+  });
+
   it('does not let one account touch the users, groups or policies of another', async () => {
     await createAccount('tenant-d');
     await createAccount('tenant-e');
