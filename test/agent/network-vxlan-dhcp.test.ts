@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FlatDhcpAgentPaths, VxlanAgentPaths } from '../../src/contracts/network-agent.ts';
+import { FlatDhcp } from '../../src/agent/network/flat-dhcp.ts';
 import { canRunAgentTests, linkHosts, PretendAgentHost } from './harness.ts';
 
 const canRun = canRunAgentTests('dnsmasq', 'busybox', 'bridge', 'ebtables');
@@ -55,7 +56,13 @@ class Guest {
     }
   }
 
+  /** The host's end first: a namespace's links go away asynchronously after `ip netns del`. */
   remove(): void {
+    try {
+      sh(['ip', '-n', this.host.ns, 'link', 'del', this.port]);
+    } catch {
+      /* never made, or gone */
+    }
     try {
       sh(['ip', 'netns', 'del', this.ns]);
     } catch {
@@ -75,7 +82,11 @@ describe.skipIf(!canRun)('agent networks: VXLAN across two pretend hosts, flat d
   const g3 = new Guest(h2, '52:54:00:fd:61:13');
   let underlay: { aIp: string; bIp: string };
   const call = (h: PretendAgentHost, path: string, body: Record<string, unknown>) => h.client.call(h.endpoint, path, body);
-  const dhcpNamespaces = () => sh(['ip', 'netns', 'list']).split('\n').filter((l) => l.startsWith('strato-dhcp-'));
+  /** The DHCP namespaces of this test's hosts that exist (other tests may have their own meanwhile). */
+  const dhcpNamespaces = () => {
+    const ours = [h1, h2].flatMap((h) => [L3_A, L3_B].map((l3) => new FlatDhcp(h.dataDir).names(l3).namespace));
+    return ours.filter((n) => existsSync(`/run/netns/${n}`));
+  };
 
   beforeAll(async () => {
     writeFileSync(script, [
@@ -138,6 +149,11 @@ describe.skipIf(!canRun)('agent networks: VXLAN across two pretend hosts, flat d
     expect(g1.dhcp(script)).toEqual({ ip: `${NET}.11`, mask: '24', router: `${NET}.1`, dns: `${NET}.53`, hostname: 'guest-one' });
     expect(g2.dhcp(script)).toMatchObject({ ip: `${NET}.12`, hostname: 'guest-two' });
     expect(g3.dhcp(script)).toMatchObject({ ip: `${NET}.13`, hostname: 'guest-three' });
+    // each host's dnsmasq hears only its own host's guests: the tunnel carries no DHCP to or from it
+    const dnsmasqLog = (h: PretendAgentHost, l3: string) => readFileSync(join(h.dataDir, 'dhcp', l3, 'dnsmasq.log'), 'utf8');
+    expect(dnsmasqLog(h1, L3_A)).toContain(`DHCPACK(inner0) ${NET}.11 ${g1.mac}`);
+    expect(dnsmasqLog(h1, L3_A)).not.toContain(g2.mac);
+    expect(dnsmasqLog(h2, L3_A)).not.toContain(g1.mac);
     expect(g1.pings(`${NET}.12`)).toBe(true);
     expect(g2.pings(`${NET}.11`)).toBe(true);
     // the second VNI is another L2: same subnet, yet unreachable
