@@ -57,6 +57,8 @@ export interface DhcpInfo {
   gateway?: string | null;
   hostname?: string | null;
   dns?: string[];
+  /** DHCP option 26: a VXLAN L3 gives 1450 (the 50 bytes of VXLAN headers under a 1500 underlay). */
+  mtu?: number | null;
 }
 
 /** `/flatnetworkprovider/dhcp/apply`: adds or replaces leases (by MAC); `rebuild` makes `dhcp` the whole set. */

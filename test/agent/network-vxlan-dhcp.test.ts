@@ -40,7 +40,7 @@ class Guest {
     const out = join(script, '..', `${this.ns}.lease`);
     rmSync(out, { force: true });
     try {
-      sh(['ip', 'netns', 'exec', this.ns, 'env', `OUT=${out}`, 'busybox', 'udhcpc', '-i', 'eth0', '-f', '-q', '-n', '-t', '4', '-T', '1', '-s', script]);
+      sh(['ip', 'netns', 'exec', this.ns, 'env', `OUT=${out}`, 'busybox', 'udhcpc', '-i', 'eth0', '-O', 'mtu', '-f', '-q', '-n', '-t', '4', '-T', '1', '-s', script]);
     } catch {
       return null;
     }
@@ -76,7 +76,7 @@ describe.skipIf(!canRun)('agent networks: VXLAN across two pretend hosts, flat d
   const h2 = new PretendAgentHost();
   const work = mkdtempSync('/tmp/strato-test-netdhcp-');
   const script = join(work, 'udhcpc.sh');
-  const lease = (mac: string, ip: string, hostname: string) => ({ mac, ip, netmask: MASK, gateway: `${NET}.1`, hostname, dns: [`${NET}.53`] });
+  const lease = (mac: string, ip: string, hostname: string) => ({ mac, ip, netmask: MASK, gateway: `${NET}.1`, hostname, dns: [`${NET}.53`], mtu: 1450 });
   const g1 = new Guest(h1, '52:54:00:fd:61:11');
   const g2 = new Guest(h2, '52:54:00:fd:61:12');
   const g3 = new Guest(h2, '52:54:00:fd:61:13');
@@ -93,7 +93,7 @@ describe.skipIf(!canRun)('agent networks: VXLAN across two pretend hosts, flat d
       '#!/bin/sh',
       '[ "$1" = bound ] || exit 0',
       'ip addr add "$ip/$mask" dev "$interface"',
-      'printf "ip=%s\\nmask=%s\\nrouter=%s\\ndns=%s\\nhostname=%s\\n" "$ip" "$mask" "$router" "$dns" "$hostname" > "$OUT"',
+      'printf "ip=%s\\nmask=%s\\nrouter=%s\\ndns=%s\\nhostname=%s\\nmtu=%s\\n" "$ip" "$mask" "$router" "$dns" "$hostname" "$mtu" > "$OUT"',
       '',
     ].join('\n'));
     chmodSync(script, 0o755);
@@ -146,7 +146,7 @@ describe.skipIf(!canRun)('agent networks: VXLAN across two pretend hosts, flat d
     g1.plug(`br_vx_${VNI_A}`);
     g2.plug(`br_vx_${VNI_A}`);
     g3.plug(`br_vx_${VNI_B}`);
-    expect(g1.dhcp(script)).toEqual({ ip: `${NET}.11`, mask: '24', router: `${NET}.1`, dns: `${NET}.53`, hostname: 'guest-one' });
+    expect(g1.dhcp(script)).toEqual({ ip: `${NET}.11`, mask: '24', router: `${NET}.1`, dns: `${NET}.53`, hostname: 'guest-one', mtu: '1450' });
     expect(g2.dhcp(script)).toMatchObject({ ip: `${NET}.12`, hostname: 'guest-two' });
     expect(g3.dhcp(script)).toMatchObject({ ip: `${NET}.13`, hostname: 'guest-three' });
     // each host's dnsmasq hears only its own host's guests: the tunnel carries no DHCP to or from it

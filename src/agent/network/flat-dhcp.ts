@@ -17,6 +17,8 @@ interface DhcpState {
 }
 
 const INNER = 'inner0';
+/** ebtables-nft edits the whole ruleset per command: two L3s changing it at once could lose one's edit. */
+const ebtablesQueue = new KeyedQueue();
 const MAC = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/;
 const L3_UUID = /^[0-9A-Za-z-]{1,64}$/;
 const linkExists = (name: string) => existsSync(`/sys/class/net/${name}`);
@@ -72,7 +74,7 @@ export class FlatDhcp {
       }
       await exec('ip', ['-n', namespace, 'addr', 'replace', `${want.dhcpServerIp}/${prefix}`, 'dev', INNER]);
       await exec('ip', ['-n', namespace, 'link', 'set', INNER, 'up']);
-      await isolateFromUplinks(namespace, outer, cmd.physicalInterface);
+      await ebtablesQueue.run('ebtables', () => isolateFromUplinks(namespace, outer, cmd.physicalInterface));
       writeFileAtomic(join(dir, 'state.json'), JSON.stringify({ namespace, outer, ...want } satisfies DhcpState));
       this.#writeLeaseFiles(l3, this.#leases(l3));
       await this.#ensureDnsmasq(l3);
@@ -119,7 +121,7 @@ export class FlatDhcp {
     return this.#queue.run(l3, async () => {
       const { namespace, outer } = this.#state(l3) ?? this.names(l3);
       await this.#stopDnsmasq(l3);
-      await removeIsolation(namespace);
+      await ebtablesQueue.run('ebtables', () => removeIsolation(namespace));
       if (linkExists(outer)) await exec('ip', ['link', 'del', outer]);
       if (await namespaceExists(namespace)) await exec('ip', ['netns', 'del', namespace]);
       rmSync(join(this.#root, l3), { recursive: true, force: true });
@@ -162,6 +164,7 @@ export class FlatDhcp {
       opts.push(`tag:${tag},option:netmask,${d.netmask}`);
       if (d.gateway) opts.push(`tag:${tag},option:router,${d.gateway}`);
       if (d.dns?.length) opts.push(`tag:${tag},option:dns-server,${d.dns.join(',')}`);
+      if (d.mtu) opts.push(`tag:${tag},option:mtu,${d.mtu}`);
     }
     writeFileAtomic(join(dir, 'leases.json'), JSON.stringify(list));
     writeFileAtomic(join(dir, 'hosts'), hosts.map((l) => `${l}\n`).join(''));
@@ -214,11 +217,12 @@ function checkLeases(dhcp: unknown): DhcpInfo[] {
     if (!isIPv4(raw.ip ?? '')) throw new Error(`bad IP address ${String(raw.ip)} for ${mac}`);
     prefixOf(raw.netmask);
     if (raw.gateway && !isIPv4(raw.gateway)) throw new Error(`bad gateway ${raw.gateway} for ${mac}`);
+    if (raw.mtu != null && (!Number.isInteger(raw.mtu) || raw.mtu < 576 || raw.mtu > 9216)) throw new Error(`bad MTU ${String(raw.mtu)} for ${mac}`);
     const dns = raw.dns ?? [];
     if (!Array.isArray(dns) || !dns.every((d) => isIPv4(d))) throw new Error(`bad DNS servers for ${mac}`);
     // a hostname goes into dnsmasq's hosts file: only a DNS label, never a comma or newline
     const hostname = raw.hostname && /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(raw.hostname) ? raw.hostname : null;
-    return { mac, ip: raw.ip as string, netmask: raw.netmask as string, gateway: raw.gateway ?? null, hostname, dns };
+    return { mac, ip: raw.ip as string, netmask: raw.netmask as string, gateway: raw.gateway ?? null, hostname, dns, mtu: raw.mtu ?? null };
   });
 }
 
