@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HostAgentPaths } from '../../src/contracts/host.ts';
 import { ImageStoreAgentPaths } from '../../src/contracts/image-store-agent.ts';
 import { LocalStorageAgentPaths } from '../../src/contracts/local-storage-agent.ts';
+import { FlatDhcpAgentPaths, VxlanAgentPaths } from '../../src/contracts/network-agent.ts';
 import { VmAgentPaths } from '../../src/contracts/vm.ts';
 import { VmNicAgentPaths } from '../../src/contracts/vm-nic.ts';
 import { VmVolumeAgentPaths } from '../../src/contracts/vm-volume.ts';
@@ -9,13 +10,15 @@ import { canRunAgentTests, PretendAgentHost } from './harness.ts';
 
 const canRun = canRunAgentTests();
 const SYNC = new Set<string>([HostAgentPaths.connect, HostAgentPaths.echo]);
-const ALL = [HostAgentPaths, VmAgentPaths, VmVolumeAgentPaths, VmNicAgentPaths, LocalStorageAgentPaths, ImageStoreAgentPaths].flatMap((p) => Object.values(p) as string[]);
+const ALL = [HostAgentPaths, VmAgentPaths, VmVolumeAgentPaths, VmNicAgentPaths, LocalStorageAgentPaths, ImageStoreAgentPaths, VxlanAgentPaths, FlatDhcpAgentPaths].flatMap((p) => Object.values(p) as string[]);
 
 /** Bodies a confused or hostile node could send: each must get an answer (success or an error as data), never a crash or a hang. */
 const badBodies = (dir: string): unknown[] => [
   {},
   { vmInstanceUuid: 42, path: 'relative/path', installUrl: '../../etc/passwd', installPath: 7, size: -1, url: 'not-absolute', volume: {}, nic: { uuid: 'x' } },
   { vmInstanceUuid: 'f'.repeat(32), cpuNum: 1, memorySize: 1e9, rootVolume: { uuid: 'r', installPath: `${dir}/none/disk.qcow2` }, path: `${dir}/none/x`, srcPath: `${dir}/none/a`, destPath: `${dir}/none/b`, snapshotInstallPath: `${dir}/none/s`, volumeInstallPath: `${dir}/none/v`, backingPath: `${dir}/none/b` },
+  { vni: '5', peers: 'all', vtepIp: '999.1.1.1', dstport: 0, l3NetworkUuid: '../../etc', bridgeName: 'br;rm', dhcpServerIp: 'x', dhcpNetmask: '255.0.255.0', dhcp: [{ mac: 'zz', ip: '1.2.3' }, null] },
+  { vni: 5399, vtepIp: '192.0.2.99', peers: [], l3NetworkUuid: 'c'.repeat(32), bridgeName: 'br_vx_5399', dhcpServerIp: '192.0.2.2', dhcpNetmask: '255.255.255.0', dhcp: [{ mac: '52:54:00:00:00:01', ip: '192.0.2.5', netmask: '255.255.255.0', hostname: 'a,b\nc' }] },
   [],
 ];
 
