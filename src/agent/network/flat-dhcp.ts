@@ -129,13 +129,14 @@ export class FlatDhcp {
     });
   }
 
-  /** The PID of the L3's dnsmasq when it runs (the pid file's process is a dnsmasq). */
+  /** The PID of the L3's dnsmasq when it runs (the pid file's process is a dnsmasq given this L3's files, not a reused PID). */
   dnsmasqPid(l3: string): number | undefined {
     const f = join(this.#root, l3, 'dnsmasq.pid');
     if (!existsSync(f)) return undefined;
     const pid = Number(readFileSync(f, 'utf8').trim());
     try {
-      return pid > 0 && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('dnsmasq') ? pid : undefined;
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      return pid > 0 && argv.includes('dnsmasq') && argv.includes(`--pid-file=${f}`) ? pid : undefined;
     } catch {
       return undefined;
     }
