@@ -38,6 +38,10 @@ export class AgentHttpServer {
         res.end(String(e));
       });
     });
+    // Node closes idle keep-alive sockets after 5 s and the node's fetch reuses them for 4 s: a command
+    // sent near that edge (or late, on a loaded machine) meets a socket the agent is closing and fails
+    // with "other side closed". Keeping idle sockets much longer than commands are apart avoids it.
+    server.keepAliveTimeout = 65_000;
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -32,6 +32,7 @@ export class SimulatorHttpServer {
         },
       );
     });
+    server.keepAliveTimeout = 65_000; // as the real agent's server: idle sockets outlive the node's reuse window
     this.#server = server;
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     this.#baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
