@@ -67,6 +67,16 @@ describe.each(testDatabaseKinds())('IPAM on %s', (kind) => {
     expect(await usedCount(l3)).toBe(4);
   });
 
+  it('finds an address released behind its back (by another node) before it calls a range full', async () => {
+    const l3 = await newL3('ipam-behind', '10.22.0.0/29'); // .2-.6
+    for (let i = 0; i < 4; i++) await allocate({ l3NetworkUuid: l3 }); // .2-.5: this process now knows .2-.5 are used
+    // Another node releases .3: its row goes, without this process hearing of it.
+    await t.node.ctx.db.deleteFrom('used_ip').where('l3NetworkUuid', '=', l3).where('ip', '=', '10.22.0.3').execute();
+    expect((await allocate({ l3NetworkUuid: l3 })).ip).toBe('10.22.0.6');
+    expect((await allocate({ l3NetworkUuid: l3 })).ip).toBe('10.22.0.3');
+    await expect(allocate({ l3NetworkUuid: l3 })).rejects.toMatchObject({ errorCode: { code: 'L3.1000' } });
+  });
+
   it('gives a requested static IP once, and refuses one outside every range or already used', async () => {
     const l3 = await newL3('ipam-static', '10.22.0.0/24');
     const concurrent = await Promise.allSettled(Array.from({ length: 10 }, () => allocate({ l3NetworkUuid: l3, requiredIp: '10.22.0.77' })));

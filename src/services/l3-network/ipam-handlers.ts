@@ -6,7 +6,7 @@ import type { NodeContext } from '../../core/node-context.ts';
 import { findRow } from '../../core/resource/resource-store.ts';
 import type { CheckIpAvailability, GetFreeIpOfL3Network } from './apis.ts';
 import { l3NotFound } from './handlers.ts';
-import { allocateIp, freeIps, rangesOf } from './ipam.ts';
+import { allocateIp, forgetDenseHints, freeIps, rangesOf } from './ipam.ts';
 import { ipToLong, isIpv4 } from './ipv4.ts';
 import { IpRangeInventory, L3NetworkInventory } from './schema.ts';
 
@@ -28,6 +28,7 @@ export function ipamHandlers(ctx: NodeContext) {
       if (b.usedIpUuid) await db.deleteFrom('used_ip').where('uuid', '=', b.usedIpUuid).execute();
       else if (b.l3NetworkUuid && b.ip && isIpv4(b.ip)) await db.deleteFrom('used_ip').where('l3NetworkUuid', '=', b.l3NetworkUuid).where('ipInLong', '=', ipToLong(b.ip)).execute();
       else throw new StratoError(SysErrors.INVALID_ARGUMENT_ERROR, 'l3.ReleaseIp needs usedIpUuid, or l3NetworkUuid and an IPv4 ip');
+      forgetDenseHints(db);
       return {};
     },
 

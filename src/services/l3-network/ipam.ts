@@ -38,9 +38,37 @@ export async function rangesOf(db: Kysely<any>, l3NetworkUuid: string, ipRangeUu
   return rows.map((r) => ({ ...(r as IpRangeRow), startIpInLong: Number(r.startIpInLong), endIpInLong: Number(r.endIpInLong) }));
 }
 
+/**
+ * Per database and range: every address from the range's start up to this one was in use when this
+ * process last looked. Ranges fill from the bottom, and counting that prefix again on every allocation
+ * costs O(addresses used); a search starts past it instead. A hint only: this process forgets it when
+ * it releases an address, and a search that finds nothing past it looks again from the start, so an
+ * address another node released is found before a range is called full.
+ */
+const denseHints = new WeakMap<Kysely<any>, Map<string, number>>();
+
+/** Called when this process releases an address: the dense prefix may have a hole now. */
+export function forgetDenseHints(db: Kysely<any>): void {
+  denseHints.get(db)?.clear();
+}
+
 /** The lowest unused address of the range at or above `from`, or undefined. Two indexed queries. */
 export async function lowestFreeFrom(db: Kysely<any>, range: IpRangeRow, from: number): Promise<number | undefined> {
+  let hints = denseHints.get(db);
+  if (!hints) denseHints.set(db, (hints = new Map()));
+  const known = hints.get(range.uuid);
+  if (known !== undefined && from >= range.startIpInLong && from <= known) {
+    const past = await lowestFreeAbove(db, range, known + 1, hints);
+    if (past !== undefined) return past;
+    hints.delete(range.uuid);
+  }
+  return lowestFreeAbove(db, range, from, hints);
+}
+
+/** `lowestFreeFrom` without the hint; records a dense prefix it proves. */
+async function lowestFreeAbove(db: Kysely<any>, range: IpRangeRow, from: number, hints: Map<string, number>): Promise<number | undefined> {
   if (from > range.endIpInLong) return undefined;
+  const prefix = from === range.startIpInLong || hints.get(range.uuid) === from - 1;
   const taken = await db.selectFrom('used_ip').select('ipInLong').where('l3NetworkUuid', '=', range.l3NetworkUuid).where('ipInLong', '=', from).executeTakeFirst();
   if (!taken) return from;
   // `from` is used: the answer is one past the end of the run of used addresses that starts there.
@@ -52,7 +80,10 @@ export async function lowestFreeFrom(db: Kysely<any>, range: IpRangeRow, from: n
     .where('l3NetworkUuid', '=', range.l3NetworkUuid).where('ipInLong', '>=', from).where('ipInLong', '<=', range.endIpInLong)
     .executeTakeFirst();
   const hi = Number(dense?.hi ?? from);
-  if (Number(dense?.n ?? 0) === hi - from + 1) return hi + 1 <= range.endIpInLong ? hi + 1 : undefined;
+  if (Number(dense?.n ?? 0) === hi - from + 1) {
+    if (prefix) hints.set(range.uuid, hi);
+    return hi + 1 <= range.endIpInLong ? hi + 1 : undefined;
+  }
   const r = await sql<{ m: number | string | null }>`
     SELECT MIN(u.ipInLong) AS m FROM used_ip u
     WHERE u.l3NetworkUuid = ${range.l3NetworkUuid} AND u.ipInLong >= ${from} AND u.ipInLong <= ${range.endIpInLong}
