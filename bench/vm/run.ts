@@ -237,7 +237,7 @@ let report = existsSync(reportPath) ? readFileSync(reportPath, 'utf8') : '# Stra
 const start = report.indexOf(heading);
 if (start >= 0) {
   const end = report.indexOf('\n## ', start + 1);
-  report = report.slice(0, start) + section + (end >= 0 ? report.slice(end + 1) : '');
+  report = report.slice(0, start) + section + (end >= 0 ? `\n${report.slice(end + 1)}` : '');
 } else report = `${report.trimEnd()}\n\n${section}`;
 if (!process.argv.includes('--no-report')) writeFileSync(reportPath, report);
 log(section);
