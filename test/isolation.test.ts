@@ -179,4 +179,16 @@ describe.each(testDatabaseKinds())('tenant isolation in every read and action on
     // The owner still can.
     expect((await b.client.call('PUT', `/vm-instances/${madeB.vm.uuid}/actions`, { updateVmInstance: { name: 'b-vm' } })).inventory.name).toBe('b-vm');
   });
+
+  it('a resource nobody owns through an API (made by the system, or before owners were recorded) is the administrator\'s', async () => {
+    const orphan = (await admin.call('POST', '/security-groups', { params: { name: 'system-sg' } })).inventory;
+    await t.node.ctx.db.deleteFrom('account_resource_ref').where('resourceUuid', '=', orphan.uuid).execute();
+    const missing = newUuid();
+    const r1 = await a.client.send('PUT', `/security-groups/${orphan.uuid}/actions`, { updateSecurityGroup: { name: 'taken' } });
+    const r2 = await a.client.send('PUT', `/security-groups/${missing}/actions`, { updateSecurityGroup: { name: 'taken' } });
+    expect(r1.status).toBe(r2.status);
+    expect(JSON.stringify(r1.body).split(orphan.uuid).join('U')).toBe(JSON.stringify(r2.body).split(missing).join('U'));
+    await a.client.send('DELETE', `/security-groups/${orphan.uuid}`);
+    expect((await admin.call('GET', `/security-groups/${orphan.uuid}`)).inventories[0]).toMatchObject({ name: 'system-sg' });
+  });
 });

@@ -62,7 +62,7 @@ export class ResourceAccess {
     const out = new Set<string>();
     for (const u of targets) {
       const o = owners.get(u);
-      if (o ? o.accountUuid !== caller.accountUuid : !(await this.#parentOwned(caller, u))) out.add(u);
+      if (o ? o.accountUuid !== caller.accountUuid : !(await this.#parentOwned(caller, u, true))) out.add(u);
     }
     for (const u of references) {
       if (targets.includes(u)) continue;
@@ -112,9 +112,11 @@ export class ResourceAccess {
 
   /**
    * A resource without an owner row: allowed unless it is a row that names another account (a user, a
-   * policy, an account itself) or a child row whose parent the caller does not own.
+   * policy, an account itself), a child row whose parent the caller does not own, or — when the call
+   * acts on it — a row nobody owns through an API (made by the system, or before ownership was
+   * recorded): that is the administrator's. Merely referring to one (a network service provider) is fine.
    */
-  async #parentOwned(caller: Caller, uuid: string): Promise<boolean> {
+  async #parentOwned(caller: Caller, uuid: string, isTarget = false): Promise<boolean> {
     for (const def of this.#accountInventories) {
       const column = def.fields[(tenantPolicyOf(def.name) as { account: string }).account].column;
       const row = (await this.db.selectFrom(def.table).select(column).where(def.fields.uuid.column, '=', uuid).executeTakeFirst()) as Record<string, unknown> | undefined;
@@ -130,6 +132,9 @@ export class ResourceAccess {
       const owners = await ownersOf(this.db, parents);
       return parents.some((p) => owners.get(p)?.accountUuid === caller.accountUuid);
     }
-    return true; // not a child row anywhere: nothing to protect (or it does not exist)
+    if (uuid === caller.accountUuid) return true; // an account is its own owner
+    // Not a child row anywhere. A target that exists is the system's; one that does not exist gets the
+    // service's own not-found answer either way.
+    return !isTarget || !(await this.inventoryOf(uuid));
   }
 }
