@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { AccessKeyRequest } from '../contracts/identity.ts';
 import type { ApiDef } from '../core/api/define-api.ts';
 import type { ApiRegistry } from '../core/api/api-registry.ts';
 import type { Caller } from '../core/bus/context.ts';
@@ -50,25 +51,8 @@ export interface CallContext {
   clientIp?: string;
 }
 
-/** What the `Authorization` header carries. */
-export type Credentials =
-  | { session: string }
-  | {
-      accessKey: {
-        accessKeyId: string;
-        signature: string;
-        method: string;
-        /** The `Date` header as sent: it is part of what was signed. */
-        date: string;
-        /** `/v1` + the path as requested, and `/v1` + the route template (ZStack's SDK signs the template for queries). */
-        paths: string[];
-        /** Digest of the whole request (method, URL with query, body): the same request twice is a replay. */
-        fingerprint: string;
-        /** For the audit of refused requests. */
-        apiName: string;
-        clientIp: string;
-      };
-    };
+/** What the `Authorization` header carries: a session, or a request signed with an access key (audited by API and address). */
+export type Credentials = { session: string } | { accessKey: AccessKeyRequest & { apiName: string; clientIp: string } };
 
 export async function buildRestServer(deps: RestServerDeps): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 8 * 1024 * 1024, routerOptions: { ignoreTrailingSlash: true, querystringParser: parseFormQuery } });
