@@ -24,7 +24,7 @@ export const identityService: ServiceModule = {
   setup(ctx) {
     const cfg = defineConfig(ctx);
     const guard = new LoginGuard(ctx.db, cfg.maxFailures, cfg.lockSeconds);
-    const s = new Sessions(ctx.db, cfg.timeout, { cleanupIntervalSeconds: cfg.cleanupInterval, maxConcurrent: cfg.maxConcurrent, guard, log: ctx.log.child({ component: 'sessions' }) });
+    const s = new Sessions(ctx.db, cfg.timeout, { cleanupIntervalSeconds: cfg.cleanupInterval, maxConcurrent: cfg.maxConcurrent, guard, serialize: (key, task) => ctx.queues.submit(key, task), log: ctx.log.child({ component: 'sessions' }) });
     sessionsOf.set(ctx, s);
     const deps: IdentityDeps = { ctx, sessions: s, guard };
     const permissions = new Permissions(ctx);

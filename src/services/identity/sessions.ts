@@ -23,6 +23,11 @@ export interface SessionsOptions {
   maxConcurrent?: ConfigHandle<number>;
   /** Counts failed logins and locks principals out. */
   guard?: LoginGuard;
+  /**
+   * Runs a user's session-cap check and insert one at a time (the node's work queue), so concurrent
+   * logins cannot both see room for one more. Without it the cap is checked without serialization.
+   */
+  serialize?: <T>(key: string, task: () => Promise<T>) => Promise<T>;
   log?: Logger;
 }
 
@@ -78,15 +83,19 @@ export class Sessions {
       throw refused();
     }
     await this.opts.guard?.recordSuccess(who.principal);
-    const now = Date.now();
-    const max = this.opts.maxConcurrent?.get();
-    if (max !== undefined) {
-      const open = await this.db.selectFrom('session').select((eb) => eb.fn.countAll().as('n')).where('userUuid', '=', who.userUuid).where('expiredDate', '>', now).executeTakeFirstOrThrow();
-      if (Number(open.n) >= max) throw new StratoError(IdentityErrors.AUTHENTICATION_ERROR, `already ${max} open sessions (identity.session.maxConcurrent): log out of one first`);
-    }
-    const row = { uuid: newUuid(), accountUuid: who.accountUuid, userUuid: who.userUuid, userType: who.userType, expiredDate: now + this.timeoutSeconds.get() * 1000, createDate: now, lastOpDate: now };
-    await this.db.insertInto('session').values(row).execute();
-    this.#purgeIfDue(now);
+    const openSession = async () => {
+      const now = Date.now();
+      const max = this.opts.maxConcurrent?.get();
+      if (max !== undefined) {
+        const open = await this.db.selectFrom('session').select((eb) => eb.fn.countAll().as('n')).where('userUuid', '=', who.userUuid).where('expiredDate', '>', now).executeTakeFirstOrThrow();
+        if (Number(open.n) >= max) throw new StratoError(IdentityErrors.AUTHENTICATION_ERROR, `already ${max} open sessions (identity.session.maxConcurrent): log out of one first`);
+      }
+      const row = { uuid: newUuid(), accountUuid: who.accountUuid, userUuid: who.userUuid, userType: who.userType, expiredDate: now + this.timeoutSeconds.get() * 1000, createDate: now, lastOpDate: now };
+      await this.db.insertInto('session').values(row).execute();
+      return row;
+    };
+    const row = this.opts.serialize ? await this.opts.serialize(`session-cap-${who.userUuid}`, openSession) : await openSession();
+    this.#purgeIfDue(row.createDate);
     return rowToInventory(SessionInventory, row);
   }
 
