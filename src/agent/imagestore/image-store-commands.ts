@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { IMAGE_STORE_FILE_PATH, IMAGE_STORE_PROGRESS_PATH, ImageStoreAgentPaths } from '../../contracts/image-store-agent.ts';
 import type { CommandRegistry } from '../command-registry.ts';
 import type { KeyedQueue } from '../keyed-queue.ts';
-import { fetchToFile, progressReporter } from '../storage/fetch-file.ts';
+import { fetchToFile, progressReporter, redactUrl } from '../storage/fetch-file.ts';
 import { actualSizeOf, diskCapacity, imageInfo } from '../storage/qemu-img.ts';
 
 const dirOf = (url: unknown): string => {
@@ -38,9 +38,9 @@ export function defineImageStoreCommands(commands: CommandRegistry, files: Keyed
       try {
         const got = await fetchToFile(cmd.sourceUrl!, tmp, {}, progressReporter(ctx, IMAGE_STORE_PROGRESS_PATH, { imageUuid: cmd.imageUuid }));
         const expected = cmd.checksum?.toLowerCase();
-        if (expected && expected !== got.md5sum && expected !== got.sha256sum) throw new Error(`checksum mismatch for ${cmd.sourceUrl}: expected ${expected}, got md5 ${got.md5sum} / sha256 ${got.sha256sum}`);
+        if (expected && expected !== got.md5sum && expected !== got.sha256sum) throw new Error(`checksum mismatch for ${redactUrl(cmd.sourceUrl!)}: expected ${expected}, got md5 ${got.md5sum} / sha256 ${got.sha256sum}`);
         const info = await imageInfo(tmp);
-        if (info.backingFile) throw new Error(`${cmd.sourceUrl} is a qcow2 with a backing file (${info.backingFile}); only standalone images can be added`);
+        if (info.backingFile) throw new Error(`${redactUrl(cmd.sourceUrl!)} is a qcow2 with a backing file (${info.backingFile}); only standalone images can be added`);
         const installPath = join(folder, `${cmd.imageUuid}.${info.format === 'raw' ? 'raw' : info.format}`);
         rmSync(installPath, { force: true });
         renameSync(tmp, installPath);

@@ -6,6 +6,11 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import type { CommandContext } from '../command-registry.ts';
 
+/** `source` with any `user:password@` removed, for error messages and logs. */
+export function redactUrl(source: string): string {
+  return source.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#@]*@/, '$1');
+}
+
 export interface FetchedFile {
   bytes: number;
   md5sum: string;
@@ -37,7 +42,7 @@ export async function fetchToFile(source: string, dest: string, headers: Record<
     let input: Readable;
     if (/^https?:\/\//.test(source)) {
       const res = await fetch(source, { headers, signal: AbortSignal.timeout(3_600_000) });
-      if (!res.ok || !res.body) throw new Error(`GET ${source} answered HTTP ${res.status}`);
+      if (!res.ok || !res.body) throw new Error(`GET ${redactUrl(source)} answered HTTP ${res.status}`);
       total = Number(res.headers.get('content-length')) || undefined;
       input = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
     } else if (source.startsWith('file://') || source.startsWith('/')) {
@@ -45,12 +50,14 @@ export async function fetchToFile(source: string, dest: string, headers: Record<
       total = statSync(path).size;
       input = createReadStream(path);
     }
-    else throw new Error(`unsupported URL ${source}: use http://, https:// or file:///`);
+    else throw new Error(`unsupported URL ${redactUrl(source)}: use http://, https:// or file:///`);
     await pipeline(input, hasher, createWriteStream(tmp));
     renameSync(tmp, dest);
     return { bytes, md5sum: md5.digest('hex'), sha256sum: sha256.digest('hex') };
   } catch (e) {
     rmSync(tmp, { force: true });
+    const safe = redactUrl(source);
+    if (e instanceof Error && safe !== source) e.message = e.message.split(source).join(safe);
     throw e;
   }
 }

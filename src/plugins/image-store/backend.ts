@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { BackupStorageBackend, BackupStorageView } from '../../contracts/backup-storage.ts';
 import { ImageStoreAgentPaths, type ImageStoreCapacityResponse, type ImageStoreDownloadResponse } from '../../contracts/image-store-agent.ts';
 import type { AgentClient, AgentEndpoint } from '../../core/agent/index.ts';
+import { currentContext } from '../../core/bus/context.ts';
 import type { ConfigHandle } from '../../core/config/index.ts';
 import { StratoError, SysErrors } from '../../core/errors/index.ts';
 import type { TaskProgressStore } from '../../core/progress/index.ts';
@@ -86,6 +87,10 @@ export function imageStoreBackend(deps: ImageStoreDeps): BackupStorageBackend & 
     capacity,
 
     async downloadImage(bs, req, onProgress) {
+      // The agent copies file URLs and bare paths as root on the storage host: only administrators may name one.
+      if (!/^https?:\/\//i.test(req.url) && currentContext()?.caller?.accountType !== 'SystemAdmin') {
+        throw new StratoError(SysErrors.INVALID_ARGUMENT_ERROR, 'file URLs and paths on the image store host are for administrators only; use an http:// or https:// URL');
+      }
       onProgress?.(0);
       const r = await agents.call<ImageStoreDownloadResponse>(endpointOf(await rowOf(bs.uuid)), ImageStoreAgentPaths.download, { url: bs.url, imageUuid: req.imageUuid, sourceUrl: req.url }, { timeoutMs: DOWNLOAD_TIMEOUT_MS });
       onProgress?.(100);
