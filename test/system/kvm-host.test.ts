@@ -85,6 +85,13 @@ describe('KVM hosts deployed by Ansible on pretend hosts', () => {
     await nothingLeftBehind(h2);
   }, DEPLOY_MS);
 
+  it('refuses a username ssh would read as an option with SYS.1007 and leaves nothing', async () => {
+    const { res } = await addKvmHost('option-username', { managementIp: h2.ip, username: '-oProxyCommand=x', sshPrivateKey: h2.privateKey });
+    expect(res.status).toBe(503);
+    expect(res.body.error.code).toBe('SYS.1007');
+    await nothingLeftBehind(h2);
+  }, DEPLOY_MS);
+
   it('answers an unreachable address with KVM.1002 and leaves nothing', async () => {
     const nobody = h2.ip.replace(/\.2$/, '.77');
     const { res } = await addKvmHost('unreachable', { managementIp: nobody, sshPrivateKey: h2.privateKey });

@@ -8,7 +8,7 @@ import type { ConfigHandle } from '../../core/config/index.ts';
 import { StratoError, SysErrors } from '../../core/errors/index.ts';
 import type { TaskProgressStore } from '../../core/progress/index.ts';
 import { newUuid } from '../../core/util/uuid.ts';
-import { agentDataDirOf, deployAgent, DeployErrors, isDeployed, removeAgent, type AgentDeployment, type SshLogin } from '../kvm/index.ts';
+import { agentDataDirOf, deployAgent, DeployErrors, invalidSshLogin, isDeployed, removeAgent, type AgentDeployment, type SshLogin } from '../kvm/index.ts';
 import type { ImageStoreRow } from './schema.ts';
 
 export interface ImageStoreDeps {
@@ -54,6 +54,8 @@ export function imageStoreBackend(deps: ImageStoreDeps): BackupStorageBackend & 
       const password = typeof p.password === 'string' && p.password ? p.password : null;
       const sshPrivateKey = typeof p.sshPrivateKey === 'string' && p.sshPrivateKey ? p.sshPrivateKey : null;
       if (!password && !sshPrivateKey) throw new StratoError(SysErrors.INVALID_ARGUMENT_ERROR, 'an image store needs a password or an sshPrivateKey');
+      const bad = invalidSshLogin(String(p.hostname), String(p.username));
+      if (bad) throw new StratoError(SysErrors.INVALID_ARGUMENT_ERROR, bad);
       const row: ImageStoreRow = {
         uuid: bs.uuid, hostname: String(p.hostname), username: String(p.username), password, sshPrivateKey, sshPort: Number(p.sshPort ?? 22),
         agentPort: deps.agentPort.get(), agentDataDir: agentDataDirOf(deps.agentRootDir.get(), bs.uuid, 'bs-'), agentToken: newUuid() + newUuid(),

@@ -10,6 +10,7 @@ import { kvmHostMigration } from './schema.ts';
 
 export { agentDataDirOf, deployAgent, isDeployed, removeAgent, deploymentHashOf, STRATO_ROOT, type AgentDeployment } from './ansible/agent-deployment.ts';
 export type { SshLogin } from './ansible/ssh-login.ts';
+export { invalidSshLogin } from './ansible/ssh-login.ts';
 export { DeployErrors } from './errors.ts';
 
 /**

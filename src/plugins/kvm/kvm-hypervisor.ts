@@ -6,7 +6,7 @@ import type { ConfigHandle } from '../../core/config/index.ts';
 import { StratoError, SysErrors } from '../../core/errors/index.ts';
 import type { TaskProgressStore } from '../../core/progress/index.ts';
 import { agentDataDirOf, deployAgent, isDeployed, removeAgent, type AgentDeployment } from './ansible/agent-deployment.ts';
-import type { SshLogin } from './ansible/ssh-login.ts';
+import { invalidSshLogin, type SshLogin } from './ansible/ssh-login.ts';
 import { DeployErrors } from './errors.ts';
 import type { KvmHostRow } from './schema.ts';
 
@@ -48,6 +48,8 @@ export function kvmHypervisor(deps: KvmHypervisorDeps): HypervisorFactory {
       // A new host's login; without one (already taken into our table by an earlier run) the row stands.
       if (opts.newAdded && (password || sshPrivateKey || !(await db.selectFrom('kvm_host').select('uuid').where('uuid', '=', host.uuid).executeTakeFirst()))) {
         if (!password && !sshPrivateKey) throw new StratoError(SysErrors.INVALID_ARGUMENT_ERROR, 'a KVM host needs a password or an sshPrivateKey');
+        const bad = invalidSshLogin(host.managementIp, String(p.username));
+        if (bad) throw new StratoError(SysErrors.INVALID_ARGUMENT_ERROR, bad);
         const row: KvmHostRow = { uuid: host.uuid, managementIp: host.managementIp, username: String(p.username), password, sshPrivateKey, sshPort: Number(p.sshPort ?? 22), agentPort: deps.agentPort.get(), agentDataDir: agentDataDirOf(deps.agentRootDir.get(), host.uuid) };
         await db.deleteFrom('kvm_host').where('uuid', '=', host.uuid).execute();
         await db.insertInto('kvm_host').values(row).execute();

@@ -10,7 +10,7 @@ export async function sshCommand(login: SshLogin, command: string, timeoutMs = 3
   const secrets = await secretDir(login);
   try {
     const auth = secrets.keyFile ? ['-i', secrets.keyFile, '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes'] : ['-o', 'PreferredAuthentications=password,keyboard-interactive', '-o', 'PubkeyAuthentication=no'];
-    const args = [...SSH_OPTIONS, ...auth, '-p', String(login.port), `${login.username}@${login.address}`, command];
+    const args = [...SSH_OPTIONS, ...auth, '-p', String(login.port), '--', `${login.username}@${login.address}`, command];
     const [file, argv] = login.password && !secrets.keyFile ? ['sshpass', ['-e', 'ssh', ...args]] : ['ssh', args];
     return await new Promise((resolve, reject) => {
       execFile(file, argv, { timeout: timeoutMs, env: { ...process.env, SSHPASS: login.password ?? '' }, maxBuffer: 4 * 1024 * 1024 }, (err, stdout, stderr) => {

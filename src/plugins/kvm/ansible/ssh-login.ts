@@ -1,4 +1,5 @@
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -9,6 +10,20 @@ export interface SshLogin {
   username: string;
   password?: string;
   privateKey?: string;
+}
+
+const USERNAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
+const DNS_NAME = /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/;
+
+/**
+ * A login's username and address go into an Ansible INI inventory and ssh's argv: only a plain
+ * username and an IP literal or DNS name pass (no spaces, `=`, or a leading `-` taken as an option).
+ * Returns what is wrong, or undefined.
+ */
+export function invalidSshLogin(address: string, username: string): string | undefined {
+  if (!USERNAME.test(username)) return `[${username}] is not a valid SSH username`;
+  if (!isIP(address) && !DNS_NAME.test(address)) return `[${address}] is not an IP address or a DNS name`;
+  return undefined;
 }
 
 /** A private directory for one deployment's secrets (inventory, extra vars, key); removed by `dispose`. */
