@@ -1,3 +1,5 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HostAgentPaths } from '../../src/contracts/host.ts';
 import { ImageStoreAgentPaths } from '../../src/contracts/image-store-agent.ts';
@@ -45,6 +47,20 @@ describe.skipIf(!canRun)('strato agent: bad input to every command', () => {
     expect(host.agent?.exitCode).toBeNull();
     await expect(host.client.callSync(host.endpoint, HostAgentPaths.echo, {})).resolves.toMatchObject({ success: true });
   }, 120_000);
+
+  it('refuses to stop or destroy a VM named by an empty or path-like uuid, and removes nothing', async () => {
+    const vms = join(host.dataDir, 'vms');
+    mkdirSync(join(vms, 'keep-this-vm'), { recursive: true });
+    const outside = join(host.dataDir, 'x');
+    writeFileSync(outside, 'keep');
+    for (const path of [VmAgentPaths.stop, VmAgentPaths.destroy]) {
+      for (const vmInstanceUuid of ['', '../x', '..', '../../etc']) {
+        await expect(host.client.call(host.endpoint, path, { vmInstanceUuid }, { timeoutMs: 20_000 })).rejects.toMatchObject({ errorCode: { code: 'AGENT.1002' } });
+      }
+    }
+    expect(existsSync(join(vms, 'keep-this-vm'))).toBe(true);
+    expect(readFileSync(outside, 'utf8')).toBe('keep');
+  });
 
   it('refuses a body that is not JSON with 400, and an unknown path with 404', async () => {
     const res = await fetch(`${host.endpoint.url}/host/echo`, { method: 'POST', headers: { 'x-strato-agent-token': host.token }, body: '{nope' });

@@ -5,7 +5,7 @@ import type { CommandRegistry } from '../command-registry.ts';
 import { KeyedQueue } from '../keyed-queue.ts';
 import { migrateVm, MigrationAgentPaths, type MigrateCmd } from './migrate.ts';
 import { attachNic, attachVolume, detachNic, detachVolume } from './vm-devices.ts';
-import type { NicTO, StartVmCmd, VolumeTO } from './vm-spec.ts';
+import { vmUuidOf, type NicTO, type StartVmCmd, type VolumeTO } from './vm-spec.ts';
 import type { VmSupervisor } from './vm-supervisor.ts';
 
 type VmCmd = { vmInstanceUuid?: string };
@@ -20,11 +20,11 @@ export function defineVmCommands(commands: CommandRegistry, sup: VmSupervisor): 
     commands.define(path, (cmd: C) => queue.run(`vm-${cmd.vmInstanceUuid ?? ''}`, async () => (await fn(cmd)) ?? {}), opts);
 
   onVm<Partial<StartVmCmd>>(VmAgentPaths.start, (cmd) => sup.start(cmd));
-  onVm<VmCmd & { type?: string; timeout?: number }>(VmAgentPaths.stop, (cmd) => sup.stop(String(cmd.vmInstanceUuid), { type: cmd.type, timeoutSec: cmd.timeout }));
+  onVm<VmCmd & { type?: string; timeout?: number }>(VmAgentPaths.stop, (cmd) => sup.stop(vmUuidOf(cmd.vmInstanceUuid), { type: cmd.type, timeoutSec: cmd.timeout }));
   onVm(VmAgentPaths.reboot, (cmd) => sup.reboot(String(cmd.vmInstanceUuid)));
   onVm(VmAgentPaths.pause, (cmd) => sup.pause(String(cmd.vmInstanceUuid)));
   onVm(VmAgentPaths.resume, (cmd) => sup.resume(String(cmd.vmInstanceUuid)));
-  onVm(VmAgentPaths.destroy, (cmd) => sup.destroy(String(cmd.vmInstanceUuid)));
+  onVm(VmAgentPaths.destroy, (cmd) => sup.destroy(vmUuidOf(cmd.vmInstanceUuid)));
   onVm<MigrateCmd>(VmAgentPaths.migrate, (cmd) => migrateVm(sup, cmd));
   onVm<{ vmInstanceUuid?: string; spec?: Partial<StartVmCmd>; listenIp?: string }>(MigrationAgentPaths.incoming, (cmd) => {
     if (!cmd.spec || cmd.spec.vmInstanceUuid !== cmd.vmInstanceUuid || !cmd.listenIp) throw new Error('incoming migration needs vmInstanceUuid, its spec and listenIp');

@@ -42,10 +42,18 @@ export const netdevIdOf = (nicUuid: string) => `net-${nicUuid.replace(/-/g, '').
 /** The tap of a NIC: its internalName (`vnic<vm8>.<n>`), else derived from its uuid; ≤ 15 characters. */
 export const tapOf = (nic: NicTO) => (nic.internalName || `vnic${nic.uuid.slice(0, 10)}`).slice(0, 15);
 
+const VM_UUID = /^[0-9a-zA-Z-]{8,64}$/;
+
+/** A VM uuid from a command, checked: it names a directory under the agent's vms dir (never `''` or `../x`). */
+export function vmUuidOf(uuid: unknown): string {
+  if (typeof uuid !== 'string' || !VM_UUID.test(uuid)) throw new Error(`vmInstanceUuid is missing or malformed (got ${JSON.stringify(uuid) ?? 'nothing'})`);
+  return uuid;
+}
+
 /** What makes a start command bad input, before anything is created. */
 export function validateStart(cmd: Partial<StartVmCmd>): asserts cmd is StartVmCmd {
   const problems: string[] = [];
-  if (!cmd.vmInstanceUuid || !/^[0-9a-zA-Z-]{8,64}$/.test(cmd.vmInstanceUuid)) problems.push('vmInstanceUuid is missing or malformed');
+  if (!cmd.vmInstanceUuid || !VM_UUID.test(cmd.vmInstanceUuid)) problems.push('vmInstanceUuid is missing or malformed');
   if (!Number.isInteger(cmd.cpuNum) || (cmd.cpuNum ?? 0) < 1) problems.push(`cpuNum must be a positive integer (got ${String(cmd.cpuNum)})`);
   if (!Number.isFinite(cmd.memorySize) || (cmd.memorySize ?? 0) < 16 * 1024 * 1024) problems.push(`memorySize must be at least 16 MiB in bytes (got ${String(cmd.memorySize)})`);
   if (!cmd.rootVolume?.installPath?.startsWith('/')) problems.push('rootVolume.installPath must be an absolute path on this host');

@@ -10,7 +10,7 @@ import type { NodeReporter } from '../node-reporter.ts';
 import { QmpClient } from './qmp-client.ts';
 import { qemuArgs, type VmFiles } from './qemu-args.ts';
 import { isQemuOf, killHard, spawnQemu, tailOf, waitGone } from './vm-process.ts';
-import { tapOf, validateStart, type StartVmCmd, type VolumeTO } from './vm-spec.ts';
+import { tapOf, validateStart, vmUuidOf, type StartVmCmd, type VolumeTO } from './vm-spec.ts';
 
 export type VmRunState = 'Running' | 'Paused';
 
@@ -167,6 +167,7 @@ export class VmSupervisor {
   }
 
   async destroy(uuid: string): Promise<void> {
+    vmUuidOf(uuid); // its files are removed by path: never the whole vms dir or one outside it
     await this.stop(uuid, { type: 'cold' });
     const files = this.filesOf(uuid);
     for (const f of [files.dir, files.serialLog, files.qemuLog]) rmSync(f, { recursive: true, force: true });
