@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -64,6 +64,19 @@ describe.skipIf(!canRun)('strato agent: image store', () => {
     await expect(call('/imagestore/download', { url: store, imageUuid, sourceUrl: `${webUrl}/missing.qcow2` })).rejects.toThrow(/HTTP 404/);
     await expect(call('/imagestore/download', { url: store, imageUuid, sourceUrl: 'ftp://x/y' })).rejects.toThrow(/unsupported URL/);
     expect(existsSync(join(store, 'images', imageUuid))).toBe(false);
+  });
+
+  it('deletes only files inside the store\'s images directory', async () => {
+    const store = join(host.dataDir, 'bs');
+    await call('/imagestore/connect', { url: store });
+    const outside = join(host.dataDir, 'not-an-image', 'keep.txt');
+    mkdirSync(join(outside, '..'), { recursive: true });
+    writeFileSync(outside, 'keep');
+    for (const installPath of [outside, `${store}/images/../../not-an-image/keep.txt`, `${store}/images`, store, '/etc/hostname']) {
+      await expect(call('/imagestore/delete', { installPath })).rejects.toThrow(/not an image in this image store/);
+    }
+    expect(readFileSync(outside, 'utf8')).toBe('keep');
+    expect(existsSync(join(store, 'images'))).toBe(true);
   });
 
   it('serves an image to hosts only with the token, and a host pulls it into its image cache', async () => {

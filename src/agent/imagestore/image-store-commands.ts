@@ -58,8 +58,10 @@ export function defineImageStoreCommands(commands: CommandRegistry, files: Keyed
   });
 
   commands.define(ImageStoreAgentPaths.delete, (cmd: { installPath?: string }) => {
-    const path = cmd.installPath;
-    if (typeof path !== 'string' || !path.startsWith('/')) throw new Error('installPath must be an absolute path');
+    if (typeof cmd.installPath !== 'string' || !cmd.installPath.startsWith('/')) throw new Error('installPath must be an absolute path');
+    // Only an image's file in one of the store's images directories (images/<uuid>/<file>): never anything else on the host.
+    const path = resolve(cmd.installPath);
+    if (![...roots].some((r) => dirname(path).startsWith(`${r}/images/`))) throw new Error(`${path} is not an image in this image store`);
     return files.run(dirname(path), () => {
       rmSync(path, { force: true });
       try {
