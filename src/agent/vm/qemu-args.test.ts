@@ -42,6 +42,11 @@ describe('qemuArgs', () => {
     expect(valueOf(args, '-chardev')[0]).toContain('logfile=/d/logs/u.serial.log');
     expect(valueOf(args, '-machine')).toEqual(['pc']);
   });
+
+  it('keeps a VM name with commas or = one value of -name', () => {
+    expect(valueOf(qemuArgs(cmd, files, 'tcg'), '-name')).toEqual(['guest=vm1,debug-threads=off']);
+    expect(valueOf(qemuArgs({ ...cmd, vmName: 'a,b,process=evil' }, files, 'tcg'), '-name')).toEqual(['guest=a,,b,,process=evil,debug-threads=off']);
+  });
 });
 
 describe('validateStart', () => {

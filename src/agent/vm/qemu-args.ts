@@ -22,7 +22,8 @@ export function blockdevOf(v: VolumeTO): Record<string, unknown> {
  */
 export function qemuArgs(cmd: StartVmCmd, files: VmFiles, accel: Accel): string[] {
   const args = [
-    '-name', `${cmd.vmName ?? cmd.vmInstanceUuid},debug-threads=off`,
+    // guest= and doubled commas: a name with `,` or `=` stays one value (QEMU's option syntax), not more options.
+    '-name', `guest=${(cmd.vmName ?? cmd.vmInstanceUuid).replace(/,/g, ',,')},debug-threads=off`,
     '-machine', 'pc', '-accel', accel, ...(accel === 'kvm' ? ['-cpu', 'host'] : []),
     '-m', `${Math.floor(cmd.memorySize / (1024 * 1024))}M`, '-smp', String(cmd.cpuNum),
     '-nodefaults', '-no-user-config', '-display', 'none', '-device', 'VGA', '-vnc', '127.0.0.1:0,to=4000',
