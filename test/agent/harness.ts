@@ -10,12 +10,16 @@ const REPO = resolve(import.meta.dirname, '../..');
 
 /**
  * Whether agent tests can run here: they need root (network namespaces, taps) and `ip`. Says why when not.
+ * Under CI (`CI` set) a suite that cannot run fails instead of passing skipped.
  */
 export function canRunAgentTests(...commands: string[]): boolean {
   const missing = ['ip', ...commands].filter((c) => !hasCommand(c));
-  if (process.getuid?.() !== 0) console.warn('SKIPPED agent tests: they need root (network namespaces, taps, bridges)');
-  else if (missing.length) console.warn(`SKIPPED agent tests: ${missing.join(', ')} not installed (scripts/install-host-packages.sh installs them)`);
+  let why: string;
+  if (process.getuid?.() !== 0) why = 'agent tests need root (network namespaces, taps, bridges)';
+  else if (missing.length) why = `agent tests need ${missing.join(', ')} (scripts/install-host-packages.sh installs them)`;
   else return true;
+  if (process.env.CI) throw new Error(`${why}; CI is set, so they fail instead of being skipped`);
+  console.warn(`SKIPPED ${why}`);
   return false;
 }
 
