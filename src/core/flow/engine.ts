@@ -144,7 +144,7 @@ class ChainRun {
     const j = this.journal;
     if (j) {
       try {
-        await j.start({ id: this.id, chainName: this.chainName, resourceUuid, nodeUuid: this.engine.nodeUuid, ctx: JSON.stringify(this.ctx), now: Date.now() });
+        await j.start({ id: this.id, chainName: this.chainName, resourceUuid, nodeUuid: this.engine.nodeUuid, ctx: journalCtx(this.ctx), now: Date.now() });
       } catch (e) {
         throw asStratoError(e); // nothing ran yet: nothing to roll back
       }
@@ -157,7 +157,7 @@ class ChainRun {
       const rc = requestContext.getStore();
       if (rc && Date.now() >= rc.deadline) throw new StratoError(SysErrors.TIMEOUT, `flow ${this.chainName} finished after its deadline`);
       // The final update also records the last step: a crash before it rolls that step back like any interrupted one.
-      if (j && !(await j.finish(this.id, this.engine.nodeUuid, 'Done', JSON.stringify(this.ctx), JSON.stringify(this.#executed), null, Date.now()))) {
+      if (j && !(await j.finish(this.id, this.engine.nodeUuid, 'Done', journalCtx(this.ctx), JSON.stringify(this.#executed), null, Date.now()))) {
         throw this.#fenced();
       }
     } catch (e) {
@@ -192,7 +192,7 @@ class ChainRun {
 
   async #flush(): Promise<void> {
     this.#pendingFlush = false;
-    const ok = await this.journal!.progress(this.id, this.engine.nodeUuid, JSON.stringify(this.ctx), JSON.stringify(this.#executed), Date.now());
+    const ok = await this.journal!.progress(this.id, this.engine.nodeUuid, journalCtx(this.ctx), JSON.stringify(this.#executed), Date.now());
     if (!ok) throw this.#fenced();
   }
 
@@ -207,7 +207,7 @@ class ChainRun {
     const final = withRollbackErrors(original, failures);
     if (this.journal) {
       try {
-        await this.journal.finish(this.id, this.engine.nodeUuid, failures.length ? 'RollbackFailed' : 'RolledBack', JSON.stringify(this.ctx), JSON.stringify(paths), final.errorCode, Date.now());
+        await this.journal.finish(this.id, this.engine.nodeUuid, failures.length ? 'RollbackFailed' : 'RolledBack', journalCtx(this.ctx), JSON.stringify(paths), final.errorCode, Date.now());
       } catch (je) {
         // The row stays Running: recovery will roll back again, which idempotent rollbacks allow.
         this.log.error({ err: je, chain: this.chainName, flowId: this.id }, 'could not record the rolled-back flow in the journal');
@@ -230,7 +230,7 @@ class ChainRun {
       log: this.log,
       checkpoint: async () => {
         if (!this.journal) return;
-        const ok = await this.journal.progress(this.id, this.engine.nodeUuid, JSON.stringify(this.ctx), JSON.stringify(this.#executed), Date.now());
+        const ok = await this.journal.progress(this.id, this.engine.nodeUuid, journalCtx(this.ctx), JSON.stringify(this.#executed), Date.now());
         if (!ok) throw this.#fenced();
       },
     };
@@ -246,4 +246,14 @@ class ChainRun {
 export async function runChain<Ctx extends object>(chain: FlowChain<Ctx>, ctx: Ctx, opts: { registry?: FlowRegistry; log?: CoreLogger; services?: FlowServices; timeoutMs?: number } = {}): Promise<Ctx> {
   const engine = new FlowEngine({ registry: opts.registry ?? new FlowRegistry(), log: opts.log, services: opts.services });
   return engine.run(chain, ctx, { journal: false, timeoutMs: opts.timeoutMs });
+}
+
+/**
+ * A chain's context as the journal keeps it, without credentials: an API's password or SSH key may sit
+ * in a chain's context while it runs (AddKVMHost), and the journal outlives the chain. A rollback after
+ * a crash must find what it needs elsewhere (the plugin's own rows), never in the journal.
+ */
+const SECRET_KEY = /password|privatekey|secret/i;
+export function journalCtx(ctx: unknown): string {
+  return JSON.stringify(ctx, (key, value: unknown) => (key && SECRET_KEY.test(key) ? undefined : value));
 }
