@@ -56,11 +56,11 @@ class SqliteSharedDriver implements Driver {
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
-    try {
-      await connection.executeQuery(CompiledQuery.raw('commit'));
-    } finally {
-      this.#end();
-    }
+    // Ends only when the COMMIT succeeded. A failed COMMIT may leave the transaction open (SQLITE_BUSY):
+    // other callers keep waiting until the rollback Kysely always sends after a failed commit ends it
+    // (in its own finally); otherwise their writes would join this transaction and be undone with it.
+    await connection.executeQuery(CompiledQuery.raw('commit'));
+    this.#end();
   }
 
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {

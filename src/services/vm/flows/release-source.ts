@@ -12,7 +12,13 @@ export const releaseSource: FlowStep<MigrateVmCtx> = {
   async run(ctx, env) {
     ctx.releasingSource = true;
     await env.checkpoint();
-    await env.services.bus!.call('hostAllocator', HostAllocatorMessages.release, { hostUuid: ctx.sourceHostUuid, cpuNum: ctx.cpuNum, memorySize: ctx.memorySize });
+    try {
+      await env.services.bus!.call('hostAllocator', HostAllocatorMessages.release, { hostUuid: ctx.sourceHostUuid, cpuNum: ctx.cpuNum, memorySize: ctx.memorySize });
+    } catch (e) {
+      // The release answered with a failure: nothing was given back, so the rollback must not take it again.
+      ctx.releasingSource = false;
+      throw e;
+    }
   },
   async rollback(ctx, env) {
     if (!ctx.releasingSource) return;
