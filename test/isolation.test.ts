@@ -111,6 +111,13 @@ describe.each(testDatabaseKinds())('tenant isolation in every read and action on
     expect((await zql(`query vminstance where uuid in (query volume.vmInstanceUuid where name = '${madeB.vm.name}')`))[0].inventories).toEqual([]);
     expect((await zql(`count volume where vmInstanceUuid = '${madeB.vm.uuid}'`))[0].total).toBe(0);
     expect((await zql('query vminstance return with (total)'))[0]).toMatchObject({ total: 1 });
+    // A session uuid is a credential: no tenant reads sessions, not even its own account's.
+    const sessions = (await zql('query session'))[0].inventories;
+    expect(sessions).toEqual([]);
+    expect(JSON.stringify(await zql('query session')).includes(c.session)).toBe(false);
+    expect((await zql('count session'))[0].total).toBe(0);
+    const adminSessions = (await admin.call('GET', `/zql${qs({ zql: 'query session' })}`)).results[0].inventories.map((s: any) => s.uuid);
+    expect(adminSessions).toContain(c.session);
     // Reads answered by a service rather than the query engine are filtered too.
     const candidates = (await c.call('GET', `/vm-instances/${madeA.vm.uuid}/data-volume-candidates`)).inventories.map((v: any) => v.uuid);
     expect(candidates).toContain(madeA.volume.uuid);

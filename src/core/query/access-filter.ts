@@ -1,4 +1,4 @@
-import type { Expression, ExpressionBuilder, SqlBool } from 'kysely';
+import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
 import type { Caller } from '../bus/context.ts';
 import type { NormalizedInventoryDef } from './inventory.ts';
 import type { RestrictHook } from './compile-where.ts';
@@ -17,11 +17,13 @@ type Eb = ExpressionBuilder<any, any>;
  *  - `{ via: [columns] }`: the row is visible when any of these columns holds a visible resource
  *    (a NIC through its VM, a tag through its resource, a root volume through its VM);
  *  - `{ account: column }`: rows that name the caller's account in that column (sessions, quotas);
+ *  - `{ account: column, adminOnly: true }`: no row for tenants (sessions, whose uuids are credentials);
+ *    the column still says whose a row is when a tenant's call refers to one;
  *  - `public`: every row (nothing tenant-specific in it).
  */
 export const OWNERSHIP_TABLES = { owners: 'account_resource_ref', shares: 'shared_resource' } as const;
 
-export type TenantPolicy = 'owned' | 'public' | { via: readonly string[] } | { account: string };
+export type TenantPolicy = 'owned' | 'public' | { via: readonly string[] } | { account: string; adminOnly?: true };
 
 const policies = new Map<string, TenantPolicy>();
 
@@ -67,6 +69,7 @@ export function tenantRestriction(caller: Caller | undefined): RestrictHook | un
     const policy = tenantPolicyOf(def.name);
     if (policy === 'public') return undefined;
     if (policy === 'owned') return visibleResource(eb, columnRef(def, alias, def.primaryKey), account);
+    if ('account' in policy && policy.adminOnly) return sql<SqlBool>`1 = 0`;
     if ('account' in policy) return eb(columnRef(def, alias, policy.account), '=', account);
     return eb.or(policy.via.map((f) => visibleResource(eb, columnRef(def, alias, f), account)));
   };

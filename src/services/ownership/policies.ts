@@ -19,7 +19,8 @@ export const TENANT_POLICIES: Record<string, TenantPolicy> = {
   ImageBackupStorageRefInventory: { via: ['imageUuid'] },
   UserTagInventory: { via: ['resourceUuid'] },
   SystemTagInventory: { via: ['resourceUuid'] },
-  SessionInventory: { account: 'accountUuid' },
+  // A session uuid is a credential: no tenant reads sessions, not even its own account's.
+  SessionInventory: { account: 'accountUuid', adminOnly: true },
   AccountInventory: { account: 'uuid' },
   UserInventory: { account: 'accountUuid' },
   UserGroupInventory: { account: 'accountUuid' },
