@@ -150,11 +150,17 @@ export async function buildEnvironment(baseUrl: string, spec: EnvSpec, log: (lin
 
   // Security group members: the NICs the named VMs have on the group's L3 networks.
   for (const sg of spec.securityGroups ?? []) {
-    const nics = (sg.vms ?? []).flatMap((vm) => (sg.l3Networks ?? []).filter((l3) => vmInventories.get(vm)?.vmNics.some((n) => n.l3NetworkUuid === uuid(l3))).map((l3) => nic(vm, l3)));
+    const nics = (sg.vms ?? []).flatMap((vm) => {
+      // A misspelt VM must fail the build, not leave the group silently without its member.
+      const made = vmInventories.get(vm);
+      if (!made) throw new Error(`security group ${sg.name} names VM ${vm}, which the environment does not have`);
+      return (sg.l3Networks ?? []).filter((l3) => made.vmNics.some((n) => n.l3NetworkUuid === uuid(l3))).map((l3) => nic(vm, l3));
+    });
     if (nics.length) await act('AddVmNicToSecurityGroup', { securityGroupUuid: uuid(sg.name), vmNicUuids: nics });
   }
   for (const vip of spec.vips ?? []) await create('CreateVip', vip.name, { l3NetworkUuid: uuid(vip.l3Network), requiredIp: vip.ip });
   for (const eip of spec.eips ?? []) {
+    if (Boolean(eip.vm) !== Boolean(eip.l3Network)) throw new Error(`EIP ${eip.name} must name both a VM and its L3 network, or neither`);
     await create('CreateEip', eip.name, { vipUuid: uuid(eip.vip), vmNicUuid: eip.vm && eip.l3Network ? nic(eip.vm, eip.l3Network) : undefined });
   }
   for (const v of spec.volumes ?? []) {
