@@ -9,7 +9,7 @@ describe('canRunAgentTests', () => {
 
   it('skips (false) where agent tests cannot run, outside CI', () => {
     vi.stubEnv('CI', '');
-    vi.spyOn(process, 'getuid').mockReturnValue(1000);
+    vi.spyOn(process as { getuid(): number }, 'getuid').mockReturnValue(1000);
     vi.spyOn(console, 'warn').mockImplementation(() => undefined);
     expect(canRunAgentTests()).toBe(false);
     expect(canRunAgentTests('no-such-command-strato')).toBe(false);
@@ -17,9 +17,9 @@ describe('canRunAgentTests', () => {
 
   it('fails under CI instead of passing skipped', () => {
     vi.stubEnv('CI', 'true');
-    vi.spyOn(process, 'getuid').mockReturnValue(1000);
+    vi.spyOn(process as { getuid(): number }, 'getuid').mockReturnValue(1000);
     expect(() => canRunAgentTests()).toThrow(/need root.*CI is set/);
-    vi.spyOn(process, 'getuid').mockReturnValue(0);
+    vi.spyOn(process as { getuid(): number }, 'getuid').mockReturnValue(0);
     expect(() => canRunAgentTests('no-such-command-strato')).toThrow(/no-such-command-strato/);
   });
 });
