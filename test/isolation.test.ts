@@ -174,6 +174,11 @@ describe.each(testDatabaseKinds())('tenant isolation in every read and action on
     expect((await c.call('GET', `/volumes/${madeB.vm.rootVolumeUuid}`)).inventories).toEqual([]);
     const chosen = newUuid();
     expect((await c.call('POST', '/security-groups', { params: { name: 'chosen', resourceUuid: chosen } })).inventory.uuid).toBe(chosen);
+    // So is choosing it for a user (or group, policy, key): a row naming A's account would make it A's too.
+    for (const taken of [madeB.vm.rootVolumeUuid, w.zone]) {
+      const user = await c.send('POST', '/accounts/users', { params: { name: `squatter-${taken.slice(0, 6)}`, password: 'f'.repeat(128), resourceUuid: taken } });
+      expect(user.body.error?.details ?? user.text).toContain('already used');
+    }
     // Nothing of B's changed.
     const vm = (await b.client.call('GET', `/vm-instances/${madeB.vm.uuid}`)).inventories[0];
     expect(vm).toMatchObject({ name: 'b-vm', state: 'Running' });

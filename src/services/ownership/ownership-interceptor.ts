@@ -70,13 +70,14 @@ export function ownershipInterceptor(db: Kysely<any>, apis: ApiRegistry, invento
         swapped.set(msg, new Map([...map].map(([a, b]) => [b, a])));
       }
     }
+    // A tenant choosing the uuid of something that exists (in any table) would own that thing through
+    // its owner row, or through its own row naming its account (a user): refused, as ZStack refuses a
+    // duplicate resourceUuid.
+    if (api.create && !isAdmin(caller) && typeof body.resourceUuid === 'string' && (await access.uuidInUse(body.resourceUuid))) {
+      throw new StratoError(SysErrors.INVALID_ARGUMENT_ERROR, `resourceUuid[${body.resourceUuid}] is already used by another resource`);
+    }
     if (api.create && !OWN_ACCOUNT_COLUMN.has(api.service)) {
       let uuid = body.resourceUuid as string | undefined;
-      // A tenant choosing the uuid of something that exists (in any table) would own that thing through
-      // its owner row: refused, as ZStack refuses a duplicate resourceUuid.
-      if (uuid !== undefined && !isAdmin(caller) && (await access.uuidInUse(uuid))) {
-        throw new StratoError(SysErrors.INVALID_ARGUMENT_ERROR, `resourceUuid[${uuid}] is already used by another resource`);
-      }
       if (uuid === undefined) {
         uuid = newUuid();
         msg.body = { ...body, resourceUuid: uuid };
