@@ -60,6 +60,26 @@ describe.each(testDatabaseKinds())('audit of API calls on %s', (kind) => {
     expect(ok).toBeGreaterThanOrEqual(1);
   });
 
+  it('records what a tenant asked for on another account\'s resource, not the uuid it was answered with', async () => {
+    await admin.call('POST', '/accounts', { params: { name: 'audited-b', password: sha512('secret-b') } });
+    const other = await t.login('audited-b', 'secret-b');
+    const sg = (await other.call('POST', '/security-groups', { params: { name: 'b-sg' } })).inventory;
+    const attempt = await tenant.send('DELETE', `/security-groups/${sg.uuid}`);
+    expect(attempt.status).toBe(200); // answered as a delete of a uuid that does not exist
+    const rows = await audits(`q=apiName=DeleteSecurityGroup&q=accountUuid=${tenantUuid}`);
+    expect(rows).toHaveLength(1);
+    expect(JSON.parse(rows[0].params).uuid).toBe(sg.uuid);
+    expect((await other.call('GET', `/security-groups/${sg.uuid}`)).inventories).toHaveLength(1);
+  });
+
+  it('answers an admin-only call with the permission error before any other check', async () => {
+    const mine = (await tenant.call('POST', '/security-groups', { params: { name: 'mine-sg' } })).inventory;
+    const denied = await tenant.send('POST', '/zones', { params: { name: 'taken-uuid', resourceUuid: mine.uuid } });
+    expect(denied.body.error.code).toBe(IdentityErrors.PERMISSION_DENIED.code);
+    const rows = (await audits(`q=apiName=CreateZone&q=accountUuid=${tenantUuid}`)).filter((r) => JSON.parse(r.params).name === 'taken-uuid');
+    expect(rows.map((r) => [r.success, r.error])).toEqual([[false, IdentityErrors.PERMISSION_DENIED.code]]);
+  });
+
   it('never stores a password, secret or session in the record', async () => {
     const key = (await tenant.call('POST', '/accesskeys', { params: { accountUuid: tenantUuid, userUuid: tenantUuid } })).inventory;
     const other = await t.login('audited', 'secret-pw');

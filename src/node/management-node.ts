@@ -117,6 +117,9 @@ export class ManagementNode {
       for (const inv of m.inventories ?? []) ctx.inventories.register(inv);
       ctx.apis.register(...((m.apis ?? []) as ApiDef[]));
     }
+    // Before the modules' interceptors (audit, ownership, quota): a call the permission check refuses gets
+    // that answer, never a quota or duplicate-uuid one.
+    bus.addInterceptor(permissionInterceptor(ctx.apis, bus));
     await loadPlugins(modules, ctx);
     ctx.inventories.seal();
     ctx.cascade.seal();
@@ -125,7 +128,6 @@ export class ManagementNode {
     await ctx.config.load(db);
 
     bus.addInterceptor(createLoggingInterceptor(log.child({ component: 'bus' })));
-    bus.addInterceptor(permissionInterceptor(ctx.apis, bus));
     bus.addInterceptor(systemTagInterceptor(ctx.apis, ctx.systemTags));
 
     const jobs = new ApiJobStore(db, nodeUuid);

@@ -18,7 +18,7 @@ export const auditService: ServiceModule = {
     const recorder = new AuditRecorder(ctx.db, ctx.log.child({ component: 'audit' }));
     const retentionDays = ctx.config.define({ category: 'audit', name: 'retention.days', type: 'number', defaultValue: 90, min: 1, max: 36500, description: 'days API call records are kept' });
     recorders.set(ctx, { recorder, retentionDays });
-    // Added before the node's own interceptors: it sees every call, those the permission check refuses included.
+    // Runs after the permission check (its afterReply still sees the calls that check refuses) and before ownership.
     ctx.bus.addInterceptor(recorder.interceptor());
     // Refused signed requests never become calls; the node that refused one records it (events reach every node).
     ctx.bus.subscribe<AuthenticationFailure>(IdentityEvents.authenticationFailed, (f, event) => {

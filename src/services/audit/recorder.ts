@@ -13,7 +13,8 @@ const MAX_PARAMS_CHARS = 16_384;
  * batches off the reply path; `flush()` waits for what is pending.
  */
 export class AuditRecorder {
-  readonly #started = new WeakMap<Message, number>();
+  /** When a call was delivered, and its parameters as the caller sent them (before the ownership interceptor masks uuids). */
+  readonly #started = new WeakMap<Message, { t0: number; body: unknown }>();
   #pending: Record<string, unknown>[] = [];
   #writing: Promise<void> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
@@ -26,22 +27,25 @@ export class AuditRecorder {
   interceptor(): Interceptor {
     return {
       name: 'audit',
+      // Runs after the permission check and before the ownership interceptor, which swaps uuids the
+      // caller may not touch for fresh ones: what is recorded is what the caller asked for.
       beforeDeliver: (msg) => {
-        if (msg.headers[ApiCallHeaders.entry] === '1') this.#started.set(msg, performance.now());
+        if (msg.headers[ApiCallHeaders.entry] === '1') this.#started.set(msg, { t0: performance.now(), body: msg.body });
       },
       afterReply: (msg, reply) => {
-        const t0 = this.#started.get(msg);
-        if (t0 === undefined) return;
-        this.#record(msg, reply, performance.now() - t0);
+        if (msg.headers[ApiCallHeaders.entry] !== '1') return;
+        // A call refused by the permission check never reached this interceptor's beforeDeliver (nor a swap).
+        const started = this.#started.get(msg) ?? { t0: performance.now(), body: msg.body };
+        this.#record(msg, started.body, reply, performance.now() - started.t0);
       },
     };
   }
 
-  #record(msg: Message, reply: Reply, ms: number): void {
+  #record(msg: Message, body: unknown, reply: Reply, ms: number): void {
     // A login has no caller yet: who logged in is what the reply says (never the session uuid itself).
     const v = reply.success ? (reply.value as { accountUuid?: unknown; userUuid?: unknown } | null) : null;
     const loggedIn = !msg.caller && v && typeof v.accountUuid === 'string' ? { accountUuid: v.accountUuid, userUuid: typeof v.userUuid === 'string' ? v.userUuid : null } : undefined;
-    let params = JSON.stringify(maskSecrets(msg.body ?? {}));
+    let params = JSON.stringify(maskSecrets(body ?? {}));
     if (params.length > MAX_PARAMS_CHARS) params = `${params.slice(0, MAX_PARAMS_CHARS)}…`;
     this.#push({
       uuid: newUuid(),
