@@ -1,8 +1,15 @@
 import type { Kysely } from 'kysely';
 import type { ConfigHandle } from '../../core/config/index.ts';
+import { isUniqueViolation } from '../../core/db/unique-violation.ts';
 import { IdentityErrors, StratoError } from '../../core/errors/index.ts';
 import { newUuid } from '../../core/util/uuid.ts';
 import { QUOTA_NAMES } from './quota-names.ts';
+
+/** A charge row that is already there means the resource is charged; any other failure (a lock timeout, a deadlock) is the caller's. */
+function alreadyCharged(e: unknown): false {
+  if (!isUniqueViolation(e)) throw e;
+  return false;
+}
 
 export interface Charge {
   resourceUuid: string;
@@ -48,7 +55,7 @@ export class QuotaLedger {
           if (Number(row.used) >= limit) throw exceeded(c.name, limit, Number(row.used), 1);
           continue;
         }
-        const inserted = await this.db.insertInto('quota_charge').values({ resourceUuid: c.resourceUuid, name: c.name, accountUuid, amount: c.amount, createDate: Date.now() }).execute().then(() => true, () => false);
+        const inserted = await this.db.insertInto('quota_charge').values({ resourceUuid: c.resourceUuid, name: c.name, accountUuid, amount: c.amount, createDate: Date.now() }).execute().then(() => true, alreadyCharged);
         if (!inserted) continue; // already charged
         const r = await this.db
           .updateTable('quota_usage')
@@ -74,7 +81,7 @@ export class QuotaLedger {
   /** Adds a charge that cannot be refused any more (an image's size, known once it is downloaded). */
   async add(accountUuid: string, c: Charge): Promise<void> {
     await this.#ensureUsageRow(accountUuid, c.name);
-    const inserted = await this.db.insertInto('quota_charge').values({ resourceUuid: c.resourceUuid, name: c.name, accountUuid, amount: c.amount, createDate: Date.now() }).execute().then(() => true, () => false);
+    const inserted = await this.db.insertInto('quota_charge').values({ resourceUuid: c.resourceUuid, name: c.name, accountUuid, amount: c.amount, createDate: Date.now() }).execute().then(() => true, alreadyCharged);
     if (inserted) await this.db.updateTable('quota_usage').set((eb) => ({ used: eb('used', '+', c.amount) })).where('accountUuid', '=', accountUuid).where('name', '=', c.name).execute();
   }
 
