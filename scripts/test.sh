@@ -1,18 +1,38 @@
 #!/usr/bin/env bash
 # The whole test suite: type-check, lint, then every test on SQLite and MariaDB.
 # Ends with one plain "N passed, N failed" line so any CI can read the outcome.
+#
+# Tests that boot real guests (test/agent, test/system: QEMU under TCG on pretend hosts) run after the
+# rest, one file at a time: a TCG boot is CPU-bound, and sharing two cores with the database suites
+# (or with each other) stretched boots past their timeouts. With arguments, they go to one vitest run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-results=$(mktemp -t strato-vitest-XXXXXX.json)
-trap 'rm -f "$results"' EXIT
+main=$(mktemp -t strato-vitest-XXXXXX.json)
+guests=$(mktemp -t strato-vitest-XXXXXX.json)
+trap 'rm -f "$main" "$guests"' EXIT
 
 echo "== type-check"; npx tsc -p tsconfig.json --noEmit || exit 1
 echo "== lint"; npx eslint src test bench || exit 1
-echo "== tests"
-npx vitest run --reporter=default --reporter=json --outputFile="$results" "$@"
-status=$?
+if (($#)); then
+  echo "== tests"
+  npx vitest run --reporter=default --reporter=json --outputFile="$main" "$@"
+  status=$?
+  echo '{}' > "$guests"
+else
+  echo "== tests"
+  npx vitest run --reporter=default --reporter=json --outputFile="$main" --exclude 'test/agent/**' --exclude 'test/system/**'
+  s1=$?
+  echo "== tests with real guests (one file at a time)"
+  npx vitest run --reporter=default --reporter=json --outputFile="$guests" --no-file-parallelism test/agent test/system
+  s2=$?
+  status=$((s1 || s2))
+fi
 node -e '
-  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  console.log(`Tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + (r.numTodoTests || 0)} skipped`);
-' "$results" 2>/dev/null || echo "Tests: 0 passed, 1 failed"
+  const fs = require("fs");
+  const read = (f) => { const t = fs.readFileSync(f, "utf8"); return t.trim() ? JSON.parse(t) : {}; };
+  const rs = process.argv.slice(1).map(read);
+  const sum = (k) => rs.reduce((n, r) => n + (r[k] || 0), 0);
+  if (!rs.some((r) => "numPassedTests" in r)) throw new Error("no vitest report");
+  console.log(`Tests: ${sum("numPassedTests")} passed, ${sum("numFailedTests")} failed, ${sum("numPendingTests") + sum("numTodoTests")} skipped`);
+' "$main" "$guests" 2>/dev/null || echo "Tests: 0 passed, 1 failed"
 exit $status
