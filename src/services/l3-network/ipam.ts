@@ -45,30 +45,39 @@ export async function rangesOf(db: Kysely<any>, l3NetworkUuid: string, ipRangeUu
  * it releases an address, and a search that finds nothing past it looks again from the start, so an
  * address another node released is found before a range is called full.
  */
-const denseHints = new WeakMap<Kysely<any>, Map<string, number>>();
+interface DenseHints {
+  byRange: Map<string, number>;
+  /** Bumped by every release: a search that began before one may have read rows the release removed. */
+  generation: number;
+}
+const denseHints = new WeakMap<Kysely<any>, DenseHints>();
 
 /** Called when this process releases an address: the dense prefix may have a hole now. */
 export function forgetDenseHints(db: Kysely<any>): void {
-  denseHints.get(db)?.clear();
+  const h = denseHints.get(db);
+  if (!h) return;
+  h.byRange.clear();
+  h.generation++;
 }
 
 /** The lowest unused address of the range at or above `from`, or undefined. Two indexed queries. */
 export async function lowestFreeFrom(db: Kysely<any>, range: IpRangeRow, from: number): Promise<number | undefined> {
   let hints = denseHints.get(db);
-  if (!hints) denseHints.set(db, (hints = new Map()));
-  const known = hints.get(range.uuid);
+  if (!hints) denseHints.set(db, (hints = { byRange: new Map(), generation: 0 }));
+  const known = hints.byRange.get(range.uuid);
   if (known !== undefined && from >= range.startIpInLong && from <= known) {
     const past = await lowestFreeAbove(db, range, known + 1, hints);
     if (past !== undefined) return past;
-    hints.delete(range.uuid);
+    hints.byRange.delete(range.uuid);
   }
   return lowestFreeAbove(db, range, from, hints);
 }
 
 /** `lowestFreeFrom` without the hint; records a dense prefix it proves. */
-async function lowestFreeAbove(db: Kysely<any>, range: IpRangeRow, from: number, hints: Map<string, number>): Promise<number | undefined> {
+async function lowestFreeAbove(db: Kysely<any>, range: IpRangeRow, from: number, hints: DenseHints): Promise<number | undefined> {
   if (from > range.endIpInLong) return undefined;
-  const prefix = from === range.startIpInLong || hints.get(range.uuid) === from - 1;
+  const prefix = from === range.startIpInLong || hints.byRange.get(range.uuid) === from - 1;
+  const generation = hints.generation;
   const taken = await db.selectFrom('used_ip').select('ipInLong').where('l3NetworkUuid', '=', range.l3NetworkUuid).where('ipInLong', '=', from).executeTakeFirst();
   if (!taken) return from;
   // `from` is used: the answer is one past the end of the run of used addresses that starts there.
@@ -81,7 +90,8 @@ async function lowestFreeAbove(db: Kysely<any>, range: IpRangeRow, from: number,
     .executeTakeFirst();
   const hi = Number(dense?.hi ?? from);
   if (Number(dense?.n ?? 0) === hi - from + 1) {
-    if (prefix) hints.set(range.uuid, hi);
+    // Recorded only if no release happened while this search read: otherwise the prefix may have a hole.
+    if (prefix && hints.generation === generation) hints.byRange.set(range.uuid, hi);
     return hi + 1 <= range.endIpInLong ? hi + 1 : undefined;
   }
   const r = await sql<{ m: number | string | null }>`
