@@ -16,6 +16,11 @@ import { defineImageStoreCommands, imageFileRoute } from './imagestore/image-sto
 import { StoreRoots } from './imagestore/store-roots.ts';
 import { KeyedQueue } from './keyed-queue.ts';
 import { defineNetworkCommands } from './network/network-commands.ts';
+import { ConsoleRelay } from './console/console-relay.ts';
+import { defineEipCommands } from './network/eip-commands.ts';
+import { defineNicQosCommands } from './network/qos-commands.ts';
+import { configureVlanDriver } from './network/vlan-driver.ts';
+import { resumeOvsVlanPorts } from './network/bridges.ts';
 
 export const AGENT_VERSION = '0.1.0';
 /** What an agent sends (agent→node) to ask to be reconnected. */
@@ -52,9 +57,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const token = opts.token ?? readToken(opts.tokenFile ?? resolve(dataDir, 'agent-token'));
   const metrics = new AgentMetrics();
   const commands = new CommandRegistry();
-  const reporter = new NodeReporter(dataDir, log, metrics);
+  const reporter = new NodeReporter(dataDir, token, log, metrics);
   const qemuBinary = opts.qemuBinary ?? 'qemu-system-x86_64';
   const accel = detectAccel(opts.accel);
+  configureVlanDriver(dataDir);
   defineHostCommands({ commands, reporter, dataDir, qemuBinary, accel, agentVersion: AGENT_VERSION });
   const vms = new VmSupervisor({ dataDir, qemuBinary, accel, reporter, metrics, log });
   defineVmCommands(commands, vms);
@@ -64,9 +70,15 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const storeRoots = new StoreRoots(dataDir);
   defineImageStoreCommands(commands, files, storeRoots);
   defineNetworkCommands(commands, dataDir);
+  defineEipCommands(commands, dataDir);
+  defineNicQosCommands(commands, vms);
   await vms.rediscover();
+  // VLANs realized by the agent's own OVS come back with it (its daemons may have died with a reboot or crash).
+  void resumeOvsVlanPorts().then((ports) => ports.length && log.info({ ports }, 'OVS VLAN ports resumed'), (err: unknown) => log.warn({ err }, 'could not resume the OVS VLAN ports'));
+  // VNC listens on the host's loopback only: the node reaches a VM's console through this relay.
+  const consoleRelay = new ConsoleRelay({ vncPortOf: (uuid) => vms.get(uuid)?.vncPort, log });
 
-  const server = new AgentHttpServer({ host: opts.host ?? '0.0.0.0', port: opts.port ?? 7070, token, commands, metrics, log, getRoutes: [imageFileRoute(storeRoots)] });
+  const server = new AgentHttpServer({ host: opts.host ?? '0.0.0.0', port: opts.port ?? 7070, token, commands, metrics, log, getRoutes: [imageFileRoute(storeRoots)], upgradeRoutes: [consoleRelay], signReport: (path, body) => reporter.sign(path, body) });
   const url = await server.listen();
   const pidFile = resolve(dataDir, 'agent.pid');
   writeFileAtomic(pidFile, String(process.pid));
@@ -76,6 +88,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   return {
     url,
     async close() {
+      consoleRelay.closeAll();
       await server.close();
       vms.detachAll();
       // VMs keep running: they belong to the host, not to this process (a new agent takes them over).

@@ -9,6 +9,8 @@ export type CommandHandler<C = any> = (cmd: C, ctx: CommandContext) => Promise<R
 export interface CommandContext {
   taskUuid?: string;
   callbackUrl?: string;
+  /** Signs a report to the node (`body`: the exact text to POST); see core/agent/report-signature.ts. */
+  signReport?: (commandPath: string, body: string) => Record<string, string>;
 }
 
 export interface CommandDefinition {

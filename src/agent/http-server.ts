@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { AGENT_TOKEN_HEADER, CALLBACK_URL_HEADER, TASK_UUID_HEADER } from '../core/agent/index.ts';
 import type { CommandContext, CommandHandler, CommandRegistry } from './command-registry.ts';
@@ -15,6 +16,10 @@ export interface AgentHttpOptions {
   log: Logger;
   /** Extra GET routes (image downloads from a backup-storage agent); they check the token themselves. */
   getRoutes?: Array<{ prefix: string; handle(req: IncomingMessage, res: ServerResponse, authorized: boolean): Promise<void> }>;
+  /** HTTP Upgrade routes (the console relay); they check the token themselves, as GET routes do. */
+  upgradeRoutes?: Array<{ prefix: string; handle(req: IncomingMessage, socket: Duplex, head: Buffer, authorized: boolean): void }>;
+  /** Signs the reports long commands send (download progress) as the agent's other reports are signed. */
+  signReport?: (commandPath: string, body: string) => Record<string, string>;
 }
 
 /**
@@ -42,6 +47,20 @@ export class AgentHttpServer {
     // sent near that edge (or late, on a loaded machine) meets a socket the agent is closing and fails
     // with "other side closed". Keeping idle sockets much longer than commands are apart avoids it.
     server.keepAliveTimeout = 65_000;
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const path = (req.url ?? '/').split('?')[0];
+      const route = req.method === 'GET' ? this.opts.upgradeRoutes?.find((r) => path.startsWith(r.prefix)) : undefined;
+      socket.on('error', () => socket.destroy());
+      if (route) {
+        try {
+          return route.handle(req, socket, head, this.#authorized(req));
+        } catch (e) {
+          this.opts.log.error({ err: e, url: req.url }, 'upgrade failed');
+          return socket.destroy();
+        }
+      }
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    });
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -98,7 +117,7 @@ export class AgentHttpServer {
     const callbackUrl = header(req, CALLBACK_URL_HEADER);
     if (!taskUuid || !callbackUrl) return send(res, 400, `an asynchronous command needs the ${TASK_UUID_HEADER} and ${CALLBACK_URL_HEADER} headers`);
     send(res, 200, {});
-    const result = await this.#execute(path, def.handler, cmd, { taskUuid, callbackUrl });
+    const result = await this.#execute(path, def.handler, cmd, { taskUuid, callbackUrl, signReport: this.opts.signReport });
     await this.#callBack(path, callbackUrl, taskUuid, result);
   }
 

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, totalmem, freemem, hostname, release } from 'node:os';
 import { promisify } from 'node:util';
+import { vlanDriver, type VlanDriver } from '../network/vlan-driver.ts';
 
 const run = promisify(execFile);
 
@@ -52,9 +53,14 @@ export interface HostFacts {
   qemuVersion?: string;
   /** `kvm` or `tcg`: how this host's VMs are accelerated. */
   accel: Accel;
+  /** Whether VLAN L2 networks can be realized here (an 802.1Q kernel, or Open vSwitch): the node refuses them on a host without. */
+  vlanSupported: boolean;
+  /** How: `kernel` (802.1Q devices) or `ovs` (the agent's Open vSwitch); null when unsupported. */
+  vlanDriver: VlanDriver | null;
 }
 
 export async function hostFacts(qemuBinary: string, accel: Accel): Promise<HostFacts> {
+  const driver = await vlanDriver();
   return {
     hostname: hostname(),
     osVersion: osRelease(),
@@ -64,6 +70,8 @@ export async function hostFacts(qemuBinary: string, accel: Accel): Promise<HostF
     totalMemory: totalmem(),
     qemuVersion: await qemuVersion(qemuBinary),
     accel,
+    vlanSupported: driver !== null,
+    vlanDriver: driver,
   };
 }
 

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { exec } from '../exec.ts';
 import { KeyedQueue } from '../keyed-queue.ts';
+import { ovsSwitch, vlanDriver } from './vlan-driver.ts';
 
 /** Two VMs starting at once on one bridge must not both move the interface's addresses. */
 const bridgeQueue = new KeyedQueue();
@@ -56,14 +57,20 @@ async function makeBridge(bridge: string, physicalInterface?: string | null): Pr
 }
 
 /**
- * A VLAN network's device `<iface>.<vid>` (ZStack's L2VlanNetwork bridges on it), made when missing.
- * A kernel without 802.1Q support says so clearly instead of failing opaquely.
+ * A VLAN network's device `<iface>.<vid>` (ZStack's L2VlanNetwork bridges on it), made when missing:
+ * an 802.1Q device, or on a host without 802.1Q an access port of the agent's Open vSwitch with the
+ * same name (vlan-driver.ts). A host that can do neither says so clearly instead of failing opaquely.
  */
 async function makeVlanDevice(device: string): Promise<void> {
   const m = /^(.+)\.(\d{1,4})$/.exec(device);
   if (!m || !linkExists(m[1])) throw new Error(`physical interface ${device} does not exist on this host`);
+  const vlan = Number(m[2]);
+  if (vlan < 1 || vlan > 4094) throw new Error(`VLAN ${vlan} of ${device} is outside 1-4094`);
+  const driver = await vlanDriver();
+  if (!driver) throw new Error(`VLAN networks are unsupported on this host: its kernel cannot make 802.1Q devices and Open vSwitch is not installed (${device})`);
+  if (driver === 'ovs') return ovsSwitch().ensureVlanPort(m[1], vlan, device);
   try {
-    await exec('ip', ['link', 'add', 'link', m[1], 'name', device, 'type', 'vlan', 'id', m[2]]);
+    await exec('ip', ['link', 'add', 'link', m[1], 'name', device, 'type', 'vlan', 'id', String(vlan)]);
   } catch (e) {
     if (linkExists(device)) return; // made meanwhile
     const why = e instanceof Error ? e.message : String(e);
@@ -72,6 +79,26 @@ async function makeVlanDevice(device: string): Promise<void> {
   }
   await exec('ip', ['link', 'set', m[1], 'up']);
   await exec('ip', ['link', 'set', device, 'up']);
+}
+
+/**
+ * At agent start, where the agent's OVS realized VLANs before: its daemons run again (they die with a
+ * host reboot or a crash, and their internal ports with them) and each access port is back up in its
+ * Linux bridge, so the VMs on those bridges are connected again without waiting for a VM start.
+ */
+export async function resumeOvsVlanPorts(): Promise<string[]> {
+  const ovs = ovsSwitch();
+  if (!ovs.used) return [];
+  await ovs.ensureRunning();
+  const resumed: string[] = [];
+  for (const device of await ovs.vlanPorts()) {
+    const bridge = noVlanBridgeName(device);
+    if (!linkExists(bridge)) continue; // nothing uses it yet: made again with the next VM
+    for (let i = 0; i < 50 && !linkExists(device); i++) await new Promise((r) => setTimeout(r, 100));
+    await bridgeQueue.run(bridge, () => makeBridge(bridge, device));
+    resumed.push(device);
+  }
+  return resumed;
 }
 
 /** A tap for a NIC (named after its internalName), in `bridge` when given; replaced if left over. */

@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { join } from 'node:path';
 import type { ApplyDhcpCmd, DhcpInfo, PrepareDhcpCmd, ReleaseDhcpCmd } from '../../contracts/network-agent.ts';
 import { exec } from '../exec.ts';
 import { writeFileAtomic } from '../files.ts';
 import { KeyedQueue } from '../keyed-queue.ts';
+import { ensureBridge } from './bridges.ts';
+import { EBTABLES, ebtablesQueue } from './ebtables-queue.ts';
 
 /** What `prepare` made for an L3 network on this host, kept in `<data-dir>/dhcp/<l3>/state.json`. */
 interface DhcpState {
@@ -17,8 +19,6 @@ interface DhcpState {
 }
 
 const INNER = 'inner0';
-/** ebtables-nft edits the whole ruleset per command: two L3s changing it at once could lose one's edit. */
-const ebtablesQueue = new KeyedQueue();
 const MAC = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/;
 const L3_UUID = /^[0-9A-Za-z-]{1,64}$/;
 const linkExists = (name: string) => existsSync(`/sys/class/net/${name}`);
@@ -49,13 +49,23 @@ export class FlatDhcp {
     return { namespace: `strato-dhcp-${h.slice(0, 12)}`, outer: `vd${h.slice(0, 12)}` };
   }
 
-  async prepare(cmd: Partial<PrepareDhcpCmd>): Promise<{ namespaceName: string }> {
+  /**
+   * The namespace, and with `physicalInterface` the NoVlan/VLAN bridge it joins, made when missing; with
+   * `dhcp` the leases applied too (one agent round trip where a VM start needed three: createbridge,
+   * prepare, apply). Every argument is checked, and the lease set too, before anything changes.
+   */
+  async prepare(cmd: Partial<PrepareDhcpCmd>): Promise<{ namespaceName: string; leases: number }> {
     const l3 = checkL3(cmd.l3NetworkUuid);
-    if (typeof cmd.bridgeName !== 'string' || !/^[\w.-]{1,15}$/.test(cmd.bridgeName)) throw new Error('bridgeName must be an interface name');
+    if (typeof cmd.bridgeName !== 'string' || !/^\w[\w.-]{0,14}$/.test(cmd.bridgeName)) throw new Error('bridgeName must be an interface name');
     if (!isIPv4(cmd.dhcpServerIp ?? '')) throw new Error('dhcpServerIp must be an IPv4 address');
+    // an ebtables argument: an interface name only (a leading '-' would be read as an option)
+    if (cmd.physicalInterface != null && (typeof cmd.physicalInterface !== 'string' || !/^[A-Za-z0-9_][\w.-]{0,14}$/.test(cmd.physicalInterface))) throw new Error('physicalInterface must be an interface name');
     const prefix = prefixOf(cmd.dhcpNetmask);
+    const given = cmd.dhcp === undefined ? undefined : checkLeases(cmd.dhcp);
     const want = { bridgeName: cmd.bridgeName, dhcpServerIp: cmd.dhcpServerIp as string, dhcpNetmask: cmd.dhcpNetmask as string };
     return this.#queue.run(l3, async () => {
+      const leases = given ? this.#merged(l3, given, cmd.rebuild === true) : this.#leases(l3);
+      if (cmd.physicalInterface) await ensureBridge(want.bridgeName, cmd.physicalInterface);
       if (!linkExists(want.bridgeName)) throw new Error(`bridge ${want.bridgeName} does not exist on this host: realize the L2 network first`);
       const { namespace, outer } = this.names(l3);
       const dir = join(this.#root, l3);
@@ -74,11 +84,13 @@ export class FlatDhcp {
       }
       await exec('ip', ['-n', namespace, 'addr', 'replace', `${want.dhcpServerIp}/${prefix}`, 'dev', INNER]);
       await exec('ip', ['-n', namespace, 'link', 'set', INNER, 'up']);
-      await ebtablesQueue.run('ebtables', () => isolateFromUplinks(namespace, outer, cmd.physicalInterface));
+      await ebtablesQueue.run(EBTABLES, () => isolateFromUplinks(namespace, outer, cmd.physicalInterface));
       writeFileAtomic(join(dir, 'state.json'), JSON.stringify({ namespace, outer, ...want } satisfies DhcpState));
-      this.#writeLeaseFiles(l3, this.#leases(l3));
-      await this.#ensureDnsmasq(l3);
-      return { namespaceName: namespace };
+      this.#writeLeaseFiles(l3, leases);
+      // a running dnsmasq re-reads the files on SIGHUP (never restarted); one that is not running starts with them
+      if (given) await this.#reload(l3);
+      else await this.#ensureDnsmasq(l3);
+      return { namespaceName: namespace, leases: leases.size };
     });
   }
 
@@ -87,14 +99,7 @@ export class FlatDhcp {
     const given = checkLeases(cmd.dhcp);
     return this.#queue.run(l3, async () => {
       if (!this.#state(l3)) throw new Error(`DHCP for L3 network ${l3} is not prepared on this host`);
-      const leases = cmd.rebuild ? new Map<string, DhcpInfo>() : this.#leases(l3);
-      for (const d of given) leases.set(d.mac, d);
-      const byIp = new Map<string, string>();
-      for (const d of leases.values()) {
-        const other = byIp.get(d.ip);
-        if (other) throw new Error(`IP ${d.ip} would be leased to both ${other} and ${d.mac}`);
-        byIp.set(d.ip, d.mac);
-      }
+      const leases = this.#merged(l3, given, cmd.rebuild === true);
       this.#writeLeaseFiles(l3, leases);
       await this.#reload(l3);
       return { leases: leases.size };
@@ -115,13 +120,23 @@ export class FlatDhcp {
     });
   }
 
+  /** Deletes the namespace of every L3 this agent serves that is not in `l3NetworkUuids` (the node's whole list). */
+  async sync(cmd: { l3NetworkUuids?: unknown }): Promise<{ deleted: string[] }> {
+    if (!Array.isArray(cmd.l3NetworkUuids)) throw new Error('l3NetworkUuids must be a list of L3 network uuids');
+    const keep = new Set(cmd.l3NetworkUuids.map((u) => checkL3(u as string)));
+    const here = existsSync(this.#root) ? readdirSync(this.#root).filter((d) => /^[0-9a-f]{32}$/.test(d)) : [];
+    const deleted = here.filter((l3) => !keep.has(l3));
+    for (const l3NetworkUuid of deleted) await this.deleteNamespace({ l3NetworkUuid });
+    return { deleted };
+  }
+
   /** Stops the L3's dnsmasq and removes its namespace, veth and files; nothing there is success. */
   async deleteNamespace(cmd: { l3NetworkUuid?: string }): Promise<Record<string, never>> {
     const l3 = checkL3(cmd.l3NetworkUuid);
     return this.#queue.run(l3, async () => {
       const { namespace, outer } = this.#state(l3) ?? this.names(l3);
       await this.#stopDnsmasq(l3);
-      await ebtablesQueue.run('ebtables', () => removeIsolation(namespace));
+      await ebtablesQueue.run(EBTABLES, () => removeIsolation(namespace));
       if (linkExists(outer)) await exec('ip', ['link', 'del', outer]);
       if (await namespaceExists(namespace)) await exec('ip', ['netns', 'del', namespace]);
       rmSync(join(this.#root, l3), { recursive: true, force: true });
@@ -145,6 +160,19 @@ export class FlatDhcp {
   #state(l3: string): DhcpState | undefined {
     const f = join(this.#root, l3, 'state.json');
     return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as DhcpState) : undefined;
+  }
+
+  /** The L3's leases with `given` added or replacing theirs by MAC (or, with `rebuild`, only `given`); throws when two MACs would share an IP. */
+  #merged(l3: string, given: readonly DhcpInfo[], rebuild: boolean): Map<string, DhcpInfo> {
+    const leases = rebuild ? new Map<string, DhcpInfo>() : this.#leases(l3);
+    for (const d of given) leases.set(d.mac, d);
+    const byIp = new Map<string, string>();
+    for (const d of leases.values()) {
+      const other = byIp.get(d.ip);
+      if (other) throw new Error(`IP ${d.ip} would be leased to both ${other} and ${d.mac}`);
+      byIp.set(d.ip, d.mac);
+    }
+    return leases;
   }
 
   #leases(l3: string): Map<string, DhcpInfo> {
@@ -200,7 +228,11 @@ export class FlatDhcp {
     if (!pid) return;
     process.kill(pid, 'SIGTERM');
     for (let i = 0; i < 100 && this.dnsmasqPid(l3); i++) await new Promise((r) => setTimeout(r, 50));
-    if (this.dnsmasqPid(l3)) process.kill(pid, 'SIGKILL');
+    if (this.dnsmasqPid(l3)) {
+      process.kill(pid, 'SIGKILL');
+      // gone before the namespace it serves in is deleted (a zombie no longer counts: its argv is empty)
+      for (let i = 0; i < 40 && this.dnsmasqPid(l3); i++) await new Promise((r) => setTimeout(r, 50));
+    }
     rmSync(join(this.#root, l3, 'dnsmasq.pid'), { force: true });
   }
 }

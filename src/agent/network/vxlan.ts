@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
-import type { CreateVxlanBridgeCmd, PopulateVxlanFdbCmd } from '../../contracts/network-agent.ts';
+import type { CheckVxlanCidrCmd, CreateVxlanBridgeCmd, PopulateVxlanFdbCmd } from '../../contracts/network-agent.ts';
 import { exec } from '../exec.ts';
 import { KeyedQueue } from '../keyed-queue.ts';
 
@@ -50,6 +50,20 @@ export async function createVxlanBridge(cmd: Partial<CreateVxlanBridgeCmd>): Pro
   });
 }
 
+/** The host's IPv4 address inside `cidr` (where its VTEPs of a pool go); the first one when several. */
+export async function checkVxlanCidr(cmd: Partial<CheckVxlanCidrCmd>): Promise<{ vtepIp: string }> {
+  const m = typeof cmd.cidr === 'string' ? /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(cmd.cidr) : null;
+  if (!m || !isIPv4(m[1]) || Number(m[2]) > 32) throw new Error(`cidr must be an IPv4 CIDR like 192.168.100.0/24, got ${String(cmd.cidr)}`);
+  const toLong = (ip: string) => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+  const bits = Number(m[2]);
+  const block = 2 ** (32 - bits);
+  const base = Math.floor(toLong(m[1]) / block);
+  const addrs = JSON.parse(await exec('ip', ['-j', '-4', 'addr', 'show'])) as Array<{ addr_info: Array<{ local: string }> }>;
+  const found = addrs.flatMap((a) => a.addr_info.map((x) => x.local)).find((ip) => Math.floor(toLong(ip) / block) === base);
+  if (!found) throw new Error(`this host has no IPv4 address in the VTEP CIDR ${cmd.cidr}`);
+  return { vtepIp: found };
+}
+
 /** Replaces the VNI's peer list: missing entries appended, entries of hosts no longer in it deleted. */
 export async function populateVxlanFdb(cmd: Partial<PopulateVxlanFdbCmd>): Promise<{ peers: string[] }> {
   const vni = checkVni(cmd.vni);
@@ -78,6 +92,17 @@ export async function deleteVxlanBridge(cmd: { vni?: number }): Promise<{ delete
     if (linkExists(bridge)) await exec('ip', ['link', 'del', bridge]);
     return { deleted: true };
   });
+}
+
+/** Removes the bridge and VTEP of every VNI not in `vnis` (unless something still uses it): the node's whole list. */
+export async function syncVxlanBridges(cmd: { vnis?: unknown }): Promise<{ deleted: number[]; kept: number[] }> {
+  if (!Array.isArray(cmd.vnis)) throw new Error('vnis must be a list of VNIs');
+  const keep = new Set(cmd.vnis.map(checkVni));
+  const here = readdirSync('/sys/class/net').map((n) => /^br_vx_(\d+)$/.exec(n)?.[1]).filter((v): v is string => !!v).map(Number);
+  const deleted: number[] = [];
+  const kept: number[] = [];
+  for (const vni of here.filter((v) => !keep.has(v))) ((await deleteVxlanBridge({ vni })).deleted ? deleted : kept).push(vni);
+  return { deleted, kept };
 }
 
 async function setPeers(vtep: string, peers: string[]): Promise<void> {

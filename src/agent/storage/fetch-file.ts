@@ -66,7 +66,7 @@ export async function fetchToFile(source: string, dest: string, headers: Record<
  * A fetch's progress, as the agent's other reports: `POST <node>/zstack/asyncrest/sendcommand` with
  * header `commandpath` and `{taskUuid, …about, percent, downloaded, total}`, to the node whose
  * `callbackurl` sent the command, at most once a second and once per whole percent (100 % always).
- * Best-effort: a node without a handler for the path ignores it.
+ * Signed like every report (`ctx.signReport`). Best-effort: a node without a handler for the path ignores it.
  */
 export function progressReporter(ctx: CommandContext, commandPath: string, about: Record<string, unknown>): (bytes: number, total: number | undefined) => void {
   const url = ctx.callbackUrl?.replace(/callback$/, 'sendcommand');
@@ -78,7 +78,8 @@ export function progressReporter(ctx: CommandContext, commandPath: string, about
     if (percent === lastPercent || (Date.now() - lastAt < 1000 && percent < 100)) return;
     lastPercent = percent;
     lastAt = Date.now();
-    fetch(url, { method: 'POST', headers: { 'content-type': 'application/json; charset=utf-8', commandpath: commandPath }, body: JSON.stringify({ taskUuid: ctx.taskUuid, ...about, percent, downloaded: bytes, total }), signal: AbortSignal.timeout(5000) })
+    const body = JSON.stringify({ taskUuid: ctx.taskUuid, ...about, percent, downloaded: bytes, total });
+    fetch(url, { method: 'POST', headers: { 'content-type': 'application/json; charset=utf-8', commandpath: commandPath, ...ctx.signReport?.(commandPath, body) }, body, signal: AbortSignal.timeout(5000) })
       .then((r) => r.body?.cancel())
       .catch(() => undefined);
   };

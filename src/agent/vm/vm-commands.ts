@@ -1,9 +1,10 @@
 import { VmAgentPaths } from '../../contracts/vm.ts';
 import { VmNicAgentPaths } from '../../contracts/vm-nic.ts';
 import { VmVolumeAgentPaths } from '../../contracts/vm-volume.ts';
-import type { CommandRegistry } from '../command-registry.ts';
+import type { CommandContext, CommandRegistry } from '../command-registry.ts';
 import { KeyedQueue } from '../keyed-queue.ts';
-import { migrateVm, MigrationAgentPaths, type MigrateCmd } from './migrate.ts';
+import { abortIncoming, acceptIncoming, finishIncoming, migrateVm, MigrationAgentPaths, type IncomingCmd, type MigrateCmd } from './migrate.ts';
+import { migrateProgress } from './migrate-progress.ts';
 import { attachNic, attachVolume, detachNic, detachVolume } from './vm-devices.ts';
 import { vmUuidOf, type NicTO, type StartVmCmd, type VolumeTO } from './vm-spec.ts';
 import type { VmSupervisor } from './vm-supervisor.ts';
@@ -16,8 +17,8 @@ type VmCmd = { vmInstanceUuid?: string };
  */
 export function defineVmCommands(commands: CommandRegistry, sup: VmSupervisor): void {
   const queue = new KeyedQueue();
-  const onVm = <C extends VmCmd>(path: string, fn: (cmd: C) => Promise<Record<string, unknown> | void>, opts: { sync?: boolean } = {}) =>
-    commands.define(path, (cmd: C) => queue.run(`vm-${cmd.vmInstanceUuid ?? ''}`, async () => (await fn(cmd)) ?? {}), opts);
+  const onVm = <C extends VmCmd>(path: string, fn: (cmd: C, ctx: CommandContext) => Promise<object | void>, opts: { sync?: boolean } = {}) =>
+    commands.define(path, (cmd: C, ctx) => queue.run(`vm-${cmd.vmInstanceUuid ?? ''}`, async () => ((await fn(cmd, ctx)) ?? {}) as Record<string, unknown>), opts);
 
   onVm<Partial<StartVmCmd>>(VmAgentPaths.start, (cmd) => sup.start(cmd));
   onVm<VmCmd & { type?: string; timeout?: number }>(VmAgentPaths.stop, (cmd) => sup.stop(vmUuidOf(cmd.vmInstanceUuid), { type: cmd.type, timeoutSec: cmd.timeout }));
@@ -25,18 +26,14 @@ export function defineVmCommands(commands: CommandRegistry, sup: VmSupervisor): 
   onVm(VmAgentPaths.pause, (cmd) => sup.pause(String(cmd.vmInstanceUuid)));
   onVm(VmAgentPaths.resume, (cmd) => sup.resume(String(cmd.vmInstanceUuid)));
   onVm(VmAgentPaths.destroy, (cmd) => sup.destroy(vmUuidOf(cmd.vmInstanceUuid)));
-  onVm<MigrateCmd>(VmAgentPaths.migrate, (cmd) => migrateVm(sup, cmd));
-  onVm<{ vmInstanceUuid?: string; spec?: Partial<StartVmCmd>; listenIp?: string }>(MigrationAgentPaths.incoming, (cmd) => {
-    if (!cmd.spec || cmd.spec.vmInstanceUuid !== cmd.vmInstanceUuid || !cmd.listenIp) throw new Error('incoming migration needs vmInstanceUuid, its spec and listenIp');
-    return sup.startIncoming(cmd.spec, cmd.listenIp);
-  }, { sync: true });
-  onVm(MigrationAgentPaths.abort, async (cmd) => {
-    // only a VM still waiting for its state is dropped: one that already runs here is not the source's to kill
-    if (sup.get(String(cmd.vmInstanceUuid))?.incoming) await sup.destroy(String(cmd.vmInstanceUuid));
-  }, { sync: true });
+  onVm<MigrateCmd>(VmAgentPaths.migrate, (cmd, ctx) => migrateVm(sup, cmd, { progress: migrateProgress(ctx, cmd.vmInstanceUuid) }));
+  onVm<IncomingCmd>(MigrationAgentPaths.incoming, (cmd) => acceptIncoming(sup, cmd), { sync: true });
+  onVm(MigrationAgentPaths.abort, (cmd) => abortIncoming(sup, vmUuidOf(cmd.vmInstanceUuid)), { sync: true });
+  onVm(MigrationAgentPaths.finish, (cmd) => finishIncoming(sup, vmUuidOf(cmd.vmInstanceUuid)), { sync: true });
   commands.define(VmAgentPaths.checkState, (cmd: { vmInstanceUuids?: string[] }) => {
     const uuids = cmd.vmInstanceUuids ?? sup.all().map((v) => v.uuid);
-    return { states: Object.fromEntries(uuids.map((u) => [u, sup.get(u)?.state ?? 'Stopped'])) };
+    // A VM still arriving by migration shows Paused; the node must know it is not one to migrate back.
+    return { states: Object.fromEntries(uuids.map((u) => [u, sup.get(u)?.state ?? 'Stopped'])), arriving: uuids.filter((u) => sup.get(u)?.incoming) };
   });
   commands.define(VmAgentPaths.vmSync, () => ({
     states: Object.fromEntries(sup.all().map((v) => [v.uuid, v.state])),

@@ -1,4 +1,5 @@
 import { bridgeOf, createTap, deleteTap, ensureBridge } from '../network/bridges.ts';
+import { applyNicQosOf, releaseNicQosOf } from '../network/qos-commands.ts';
 import { blockdevOf } from './qemu-args.ts';
 import type { VmHandle, VmSupervisor } from './vm-supervisor.ts';
 import { diskIdOf, netdevIdOf, nicIdOf, nodeNameOf, tapOf, type NicTO, type VolumeTO } from './vm-spec.ts';
@@ -59,6 +60,7 @@ export async function attachNic(sup: VmSupervisor, vmUuid: string | undefined, n
   if (bridge) await ensureBridge(bridge, nic.physicalInterface);
   await createTap(tapOf(nic), bridge);
   try {
+    await applyNicQosOf(tapOf(nic), nic);
     await vm.qmp.execute('netdev_add', { type: 'tap', id: netdevIdOf(nic.uuid), ifname: tapOf(nic), script: 'no', downscript: 'no', vhost: false });
     await vm.qmp.execute('device_add', { driver: 'virtio-net-pci', netdev: netdevIdOf(nic.uuid), mac: nic.mac, id: nicIdOf(nic.uuid) }).catch(async (e: unknown) => {
       await vm.qmp.execute('netdev_del', { id: netdevIdOf(nic.uuid) }).catch(() => undefined);
@@ -66,6 +68,7 @@ export async function attachNic(sup: VmSupervisor, vmUuid: string | undefined, n
     });
   } catch (e) {
     await deleteTap(tapOf(nic));
+    await releaseNicQosOf(tapOf(nic));
     throw e;
   }
   spec.push(nic);
@@ -79,6 +82,7 @@ export async function detachNic(sup: VmSupervisor, vmUuid: string | undefined, n
   await deleteDevice(vm, nicIdOf(nic.uuid));
   await vm.qmp.execute('netdev_del', { id: netdevIdOf(nic.uuid) }).catch(() => undefined);
   await deleteTap(tapOf(known));
+  await releaseNicQosOf(tapOf(known));
   vm.spec.nics = (vm.spec.nics ?? []).filter((n) => n.uuid !== nic.uuid);
   sup.saveSpec(vm);
 }

@@ -6,6 +6,7 @@ import { writeFileAtomic } from '../files.ts';
 import type { Accel } from '../host/host-facts.ts';
 import type { AgentMetrics } from '../metrics.ts';
 import { bridgeOf, createTap, deleteTap, ensureBridge } from '../network/bridges.ts';
+import { applyNicQosOf, releaseNicQosOf } from '../network/qos-commands.ts';
 import type { NodeReporter } from '../node-reporter.ts';
 import { QmpClient } from './qmp-client.ts';
 import { qemuArgs, type VmFiles } from './qemu-args.ts';
@@ -27,6 +28,8 @@ export interface VmHandle {
   stopping: boolean;
   /** A migration destination waiting for (or receiving) the VM's state: it runs once the stream completes. */
   incoming?: boolean;
+  /** The source of a live migration: the pause the migration makes (and a failed one's resume) is not news for the node. */
+  migrating?: boolean;
 }
 
 export interface SupervisorDeps {
@@ -126,6 +129,7 @@ export class VmSupervisor {
         const bridge = bridgeOf(nic);
         if (bridge) await ensureBridge(bridge, nic.physicalInterface);
         await createTap(tapOf(nic), bridge);
+        await applyNicQosOf(tapOf(nic), nic);
       }
       pid = spawnQemu(this.d.qemuBinary, [...qemuArgs(cmd, files, this.d.accel), ...(incomingIp ? ['-incoming', 'defer'] : [])], files.qemuLog);
       writeFileAtomic(join(files.dir, 'qemu.pid'), String(pid));
@@ -257,8 +261,10 @@ export class VmSupervisor {
     vm.qmp.on('event', (e) => {
       if (vm.stopping) return;
       if (vm.incoming && e.event === 'RESUME') {
-        // the migration stream completed here: the VM is ours now, and the node is told by the source's answer
+        // the migration stream completed here: the VM is ours now, and the node is told by the source's answer;
+        // disks copied along are no longer exported (the source's mirrors ended before the switchover), even if its `finish` never comes
         vm.incoming = false;
+        void vm.qmp.execute('nbd-server-stop').catch(() => undefined);
         vm.state = 'Running';
         this.#countStates();
         return;
@@ -268,6 +274,7 @@ export class VmSupervisor {
         if (state === vm.state) return;
         vm.state = state;
         this.#countStates();
+        if (vm.migrating) return;
         void this.d.reporter.report(REPORT_VM_STATE_PATH, { vmUuid: vm.uuid, vmState: state });
       }
     });
@@ -295,7 +302,10 @@ export class VmSupervisor {
   }
 
   async #cleanUp(spec: Partial<StartVmCmd>): Promise<void> {
-    for (const nic of spec.nics ?? []) await deleteTap(tapOf(nic));
+    for (const nic of spec.nics ?? []) {
+      await deleteTap(tapOf(nic));
+      await releaseNicQosOf(tapOf(nic));
+    }
   }
 
   #countStates(): void {

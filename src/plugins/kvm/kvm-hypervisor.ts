@@ -5,9 +5,7 @@ import type { AgentClient } from '../../core/agent/index.ts';
 import type { ConfigHandle } from '../../core/config/index.ts';
 import { StratoError, SysErrors } from '../../core/errors/index.ts';
 import type { TaskProgressStore } from '../../core/progress/index.ts';
-import { agentDataDirOf, deployAgent, isDeployed, removeAgent, type AgentDeployment } from './ansible/agent-deployment.ts';
-import { invalidSshLogin, type SshLogin } from './ansible/ssh-login.ts';
-import { DeployErrors } from './errors.ts';
+import { agentDataDirOf, deployAgent, DeployErrors, invalidSshLogin, isDeployed, removeAgent, type AgentDeployment, type SshLogin } from '../../core/ansible/index.ts';
 import type { KvmHostRow } from './schema.ts';
 
 export interface KvmHypervisorDeps {

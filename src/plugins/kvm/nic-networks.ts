@@ -32,6 +32,7 @@ export function kvmNicNetworks(db: Kysely<any>): VmCommandDecorator {
   }
 
   return {
+    hypervisorTypes: ['KVM'],
     async decorate(path, cmd) {
       if (Array.isArray(cmd.nics)) return { ...cmd, nics: await Promise.all((cmd.nics as NicLike[]).map(decorateNic)) };
       if (cmd.nic && typeof cmd.nic === 'object' && path.endsWith('/attachnic')) return { ...cmd, nic: await decorateNic(cmd.nic as NicLike) };

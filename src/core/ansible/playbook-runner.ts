@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { StratoError } from '../../../core/errors/index.ts';
-import { DeployErrors } from '../errors.ts';
+import { StratoError } from '../errors/index.ts';
+import { DeployErrors } from './deploy-errors.ts';
 import { secretDir, SSH_OPTIONS, type SshLogin } from './ssh-login.ts';
 
 export interface PlaybookRun {

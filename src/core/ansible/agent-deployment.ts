@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, normalize, relative, resolve } from 'node:path';
-import { StratoError, SysErrors } from '../../../core/errors/index.ts';
+import { StratoError, SysErrors } from '../errors/index.ts';
 import { runPlaybook } from './playbook-runner.ts';
 import { sshCommand } from './ssh-command.ts';
-import type { AgentClient, AgentResponse } from '../../../core/agent/index.ts';
+import type { AgentClient, AgentResponse } from '../agent/index.ts';
 import type { SshLogin } from './ssh-login.ts';
 
 /** The repository: the agent program the playbook starts (`bin/strato.js agent`) and `deploy/`. */
-export const STRATO_ROOT = resolve(import.meta.dirname, '../../../..');
+export const STRATO_ROOT = resolve(import.meta.dirname, '../../..');
 export const DEPLOY_DIR = join(STRATO_ROOT, 'deploy');
 const PLAYBOOK = join(DEPLOY_DIR, 'strato-agent.yml');
 const NODE_BIN = '/usr/bin/node';
@@ -123,6 +123,8 @@ export async function deployAgent(d: AgentDeployment, onProgress?: (percent: num
 /** Stops the agent (by its pid file only) and removes its directory. Throws when the host cannot be reached. */
 export async function removeAgent(login: SshLogin, dataDir: string): Promise<void> {
   const dir = checkedDir(dataDir);
-  const r = await sshCommand(login, `if [ -e '${dir}/agent.pid' ]; then start-stop-daemon --stop --oknodo --pidfile '${dir}/agent.pid' --exec ${NODE_BIN} --remove-pidfile --retry TERM/10/KILL/5; fi; rm -rf -- '${dir}'`, 60_000);
+  // The agent's own Open vSwitch (VLAN L2s without 802.1Q, src/agent/network/ovs.ts) outlives it: stopped here too.
+  const ovs = `for d in ovs-vswitchd ovsdb-server; do if [ -e '${dir}/ovs/'$d.pid ]; then start-stop-daemon --stop --oknodo --pidfile '${dir}/ovs/'$d.pid --retry TERM/5/KILL/5; fi; done`;
+  const r = await sshCommand(login, `if [ -e '${dir}/agent.pid' ]; then start-stop-daemon --stop --oknodo --pidfile '${dir}/agent.pid' --exec ${NODE_BIN} --remove-pidfile --retry TERM/10/KILL/5; fi; ${ovs}; rm -rf -- '${dir}'`, 60_000);
   if (r.code !== 0) throw new StratoError(SysErrors.OPERATION_ERROR, `removing the agent in ${dir} on ${login.address} failed: ${r.stderr.trim()}`);
 }
