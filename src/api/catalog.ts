@@ -25,9 +25,11 @@ import { vipApis } from '../services/vip/apis.ts';
 import { eipApis } from '../services/eip/apis.ts';
 import { vmApis } from '../services/vm/apis.ts';
 import { taskProgressApis } from '../services/task-progress/index.ts';
+import { consoleApis } from '../services/console/apis.ts';
+import { nicQosApis } from '../services/nic-qos/apis.ts';
 
 /**
  * Every API definition, as pure data (schemas, paths, names) without handlers: what the CLI and the
  * OpenAPI generator read. The node registers the same definitions through each service module.
  */
-export const apiCatalog: readonly ApiDef[] = [...identityApis, ...auditApis, ...queryApis, ...ownershipApis, ...quotaApis, ...zoneApis, ...clusterApis, ...tagApis, ...globalConfigApis, ...offeringApis, ...backupStorageApis, ...simulatorBackupStorageApis, ...imageApis, ...hostApis, ...l2NetworkApis, ...l3NetworkApis, ...networkServiceApis, ...securityGroupApis, ...vipApis, ...eipApis, ...primaryStorageApis, ...simulatorPrimaryStorageApis, ...volumeApis, ...volumeSnapshotApis, ...vmApis, ...taskProgressApis] as ApiDef[];
+export const apiCatalog: readonly ApiDef[] = [...identityApis, ...auditApis, ...queryApis, ...ownershipApis, ...quotaApis, ...zoneApis, ...clusterApis, ...tagApis, ...globalConfigApis, ...offeringApis, ...backupStorageApis, ...simulatorBackupStorageApis, ...imageApis, ...hostApis, ...l2NetworkApis, ...l3NetworkApis, ...networkServiceApis, ...securityGroupApis, ...vipApis, ...eipApis, ...primaryStorageApis, ...simulatorPrimaryStorageApis, ...volumeApis, ...volumeSnapshotApis, ...vmApis, ...taskProgressApis, ...consoleApis, ...nicQosApis] as ApiDef[];

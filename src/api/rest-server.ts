@@ -9,8 +9,9 @@ import type { Caller } from '../core/bus/context.ts';
 import { IdentityErrors, StratoError, SysErrors, toErrorCode, type ErrorCode } from '../core/errors/index.ts';
 import { isUuid, newUuid } from '../core/util/uuid.ts';
 import type { ApiJobStore } from './api-job-store.ts';
+import { JobStarts } from './job-starts.ts';
 import { buildOpenApi } from './openapi.ts';
-import { renderResult } from './render.ts';
+import { renderQueryText, renderResult } from './render.ts';
 import { paramsFromBody, paramsFromQuery, TransportError, validateParams } from './request-params.ts';
 import { deliverWebhook, defaultWebhookOptions, isValidWebhookUrl, type WebhookOptions } from './webhook.ts';
 
@@ -37,6 +38,8 @@ export interface RestServerDeps {
   asyncTimeoutMs?: number;
   /** How long a stop waits for running api jobs (and their webhooks) before closing anyway. Default 10 s. */
   drainTimeoutMs?: number;
+  /** How many accepted async jobs may start per event-loop turn (the rest start in later turns). Default 4. */
+  jobStartsPerTurn?: number;
   /** Extra routes (bus transport between nodes, console…) mounted on the same server. */
   extraRoutes?: (app: FastifyInstance) => void | Promise<void>;
 }
@@ -57,6 +60,7 @@ export type Credentials = { session: string } | { accessKey: AccessKeyRequest & 
 export async function buildRestServer(deps: RestServerDeps): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 8 * 1024 * 1024, routerOptions: { ignoreTrailingSlash: true, querystringParser: parseFormQuery } });
   const pendingWebhooks = new Set<Promise<unknown>>();
+  const starts = new JobStarts(deps.jobStartsPerTurn ?? 4);
 
   // ZStack's clients send `application/json; charset=utf-8`; curl users sometimes send nothing or text: parse all as JSON.
   app.removeAllContentTypeParsers();
@@ -85,12 +89,12 @@ export async function buildRestServer(deps: RestServerDeps): Promise<FastifyInst
   const routes = groupRoutes(deps.apis.all());
   for (const [key, apis] of routes) {
     const [method, path] = key.split(' ') as [ApiDef['method'], string];
-    app.route({ method, url: PREFIX + toFastifyPath(path), handler: (req, reply) => handleApi(deps, pendingWebhooks, apis, req, reply) });
+    app.route({ method, url: PREFIX + toFastifyPath(path), handler: (req, reply) => handleApi(deps, pendingWebhooks, starts, apis, req, reply) });
   }
   // GET /<resources>/{uuid}: the query API's by-uuid form.
   for (const api of deps.apis.all()) {
     if (!api.query) continue;
-    app.get(`${PREFIX}${toFastifyPath(api.path)}/:uuid`, (req, reply) => handleApi(deps, pendingWebhooks, [api], req, reply, (req.params as { uuid: string }).uuid));
+    app.get(`${PREFIX}${toFastifyPath(api.path)}/:uuid`, (req, reply) => handleApi(deps, pendingWebhooks, starts, [api], req, reply, (req.params as { uuid: string }).uuid));
   }
 
   app.get(`${PREFIX}/api-jobs/:uuid`, async (req, reply) => {
@@ -120,7 +124,7 @@ export async function buildRestServer(deps: RestServerDeps): Promise<FastifyInst
   return app;
 }
 
-async function handleApi(deps: RestServerDeps, pendingWebhooks: Set<Promise<unknown>>, candidates: ApiDef[], req: FastifyRequest, reply: FastifyReply, byUuid?: string): Promise<unknown> {
+async function handleApi(deps: RestServerDeps, pendingWebhooks: Set<Promise<unknown>>, starts: JobStarts, candidates: ApiDef[], req: FastifyRequest, reply: FastifyReply, byUuid?: string): Promise<unknown> {
   const api = pickApi(candidates, req.body);
   const params: Record<string, unknown> = req.method === 'GET' || req.method === 'DELETE' ? paramsFromQuery(api, req.query as Record<string, string | string[]>) : paramsFromBody(api, req.body);
   Object.assign(params, req.params as Record<string, string>);
@@ -146,6 +150,9 @@ async function handleApi(deps: RestServerDeps, pendingWebhooks: Set<Promise<unkn
   if (api.kind === 'sync') {
     const apiId = jobHeader ?? newUuid();
     const value = await deps.dispatch(api, params, { caller, apiId, deadline, clientIp: req.ip });
+    // Query replies are written as text (same bytes as serialising renderResult's body; see renderQueryText).
+    const text = api.query ? renderQueryText(api, value, deps.classNameOf) : undefined;
+    if (text !== undefined) return reply.code(200).type('application/json; charset=utf-8').send(text);
     return reply.code(200).send(renderResult(api, value, deps.classNameOf));
   }
 
@@ -153,16 +160,17 @@ async function handleApi(deps: RestServerDeps, pendingWebhooks: Set<Promise<unkn
   const location = `${req.protocol}://${req.host}${PREFIX}/api-jobs/${jobUuid}`;
   const created = await deps.jobs.create({ uuid: jobUuid, apiName: api.name, accountUuid: caller?.accountUuid, webhook });
   if (created) {
-    const run = runJob(deps, api, params, { caller, apiId: jobUuid, deadline, clientIp: req.ip }, webhook);
+    const run = runJob(deps, starts, api, params, { caller, apiId: jobUuid, deadline, clientIp: req.ip }, webhook);
     pendingWebhooks.add(run);
     void run.finally(() => pendingWebhooks.delete(run));
   }
   return reply.code(202).send({ location, apiTimeout: timeoutMs });
 }
 
-async function runJob(deps: RestServerDeps, api: ApiDef, params: Record<string, unknown>, ctx: CallContext, webhook: string | undefined): Promise<void> {
+async function runJob(deps: RestServerDeps, starts: JobStarts, api: ApiDef, params: Record<string, unknown>, ctx: CallContext, webhook: string | undefined): Promise<void> {
   let outcome: { success: true; body: Record<string, unknown> } | { success: false; error: ErrorCode };
   try {
+    await starts.turn();
     const value = await deps.dispatch(api, params, ctx);
     outcome = { success: true, body: renderResult(api, value, deps.classNameOf) };
   } catch (e) {

@@ -13,16 +13,17 @@ program
   .option('--db <url>', 'database URL: sqlite:<file> (default: <data-dir>/strato.db) or mysql://user@host:3306/strato')
   .option('--advertise-host <address>', 'the address other management nodes reach this one at (default: --host, or the first non-loopback IPv4 address)', process.env.STRATO_ADVERTISE_HOST)
   .option('--demo', 'build a small simulated cloud (zone, hosts, storage, networks, an image, offerings, VMs) on first start', false)
-  .option('--all-in-one', 'make this machine its own KVM host on first start (agents deployed by Ansible over SSH to --host-ip), with an image store, local storage, a flat network and a first VM from --image', false)
-  .option('--host-ip <address>', 'all-in-one: this machine\'s address (default: --advertise-host or the first non-loopback IPv4 address)')
-  .option('--physical-interface <name>', 'all-in-one: the interface VMs are bridged to', 'eth0')
-  .option('--ssh-user <name>', 'all-in-one: the SSH login to this machine', 'root')
-  .option('--ssh-key-file <file>', 'all-in-one: a private key for that login')
-  .option('--ssh-password <password>', 'all-in-one: or its password ($STRATO_SSH_PASSWORD)', process.env.STRATO_SSH_PASSWORD)
-  .option('--image <url>', 'all-in-one: the first VM\'s image (qcow2, http(s):// or file://)')
-  .action(async (opts: { port: string; host: string; dataDir: string; db?: string; advertiseHost?: string; demo: boolean; allInOne: boolean; hostIp?: string; physicalInterface: string; sshUser: string; sshKeyFile?: string; sshPassword?: string; image?: string }) => {
+  .option('--all-in-one', 'make this machine its own KVM host (run as root): installs the host packages if missing, starts a loopback-only sshd taking a key it makes in ~/.strato, deploys the agents by Ansible over it, builds the built-in image, and creates local storage, a flat network with DHCP on an isolated dummy interface, and a first VM', false)
+  .option('--physical-interface <name>', 'all-in-one: the interface of the flat network (default: strato0, a dummy interface made for it)', 'strato0')
+  .option('--ssh-port <port>', 'all-in-one: the port of the loopback sshd (or of your sshd with --ssh-key-file/--ssh-password)')
+  .option('--host-ip <address>', 'all-in-one with your own SSH login: this machine\'s address (default: --advertise-host or the first non-loopback IPv4 address)')
+  .option('--ssh-user <name>', 'all-in-one with your own SSH login: the user', 'root')
+  .option('--ssh-key-file <file>', 'all-in-one with your own SSH login: its private key')
+  .option('--ssh-password <password>', 'all-in-one with your own SSH login: or its password ($STRATO_SSH_PASSWORD)', process.env.STRATO_SSH_PASSWORD)
+  .option('--image <url>', 'all-in-one: the first VM\'s image (qcow2, http(s):// or file://; default: the built-in tiny guest)')
+  .action(async (opts: { port: string; host: string; dataDir: string; db?: string; advertiseHost?: string; demo: boolean; allInOne: boolean; hostIp?: string; physicalInterface: string; sshPort?: string; sshUser: string; sshKeyFile?: string; sshPassword?: string; image?: string }) => {
     const { serve } = await import('../node/serve.ts');
-    const allInOne = opts.allInOne ? { hostIp: opts.hostIp, physicalInterface: opts.physicalInterface, sshUser: opts.sshUser, sshKeyFile: opts.sshKeyFile, sshPassword: opts.sshPassword, imageUrl: opts.image } : undefined;
+    const allInOne = opts.allInOne ? { hostIp: opts.hostIp, physicalInterface: opts.physicalInterface, sshPort: opts.sshPort ? Number(opts.sshPort) : undefined, sshUser: opts.sshUser, sshKeyFile: opts.sshKeyFile, sshPassword: opts.sshPassword, imageUrl: opts.image } : undefined;
     await serve({ port: Number(opts.port), host: opts.host, dataDir: opts.dataDir, dbUrl: opts.db, advertiseHost: opts.advertiseHost, demo: opts.demo, allInOne });
   });
 

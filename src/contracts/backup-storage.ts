@@ -30,6 +30,8 @@ export interface DownloadImageRequest {
   /** The format the API gave, if any; the backend may detect it otherwise. */
   format?: string;
   mediaType: string;
+  /** md5 or sha256 (hex) the downloaded bytes must have (AddImage's `checksum::` tag); a mismatch fails the download and keeps nothing. */
+  checksum?: string;
 }
 
 export interface DownloadedImage {

@@ -12,6 +12,7 @@ export interface ClusterInventoryView {
 export interface ClusterLifecycle {
   afterCreate?(cluster: ClusterInventoryView): void | Promise<void>;
   preChangeState?(cluster: ClusterInventoryView, stateEvent: 'enable' | 'disable'): void | Promise<void>;
+  afterChangeState?(cluster: ClusterInventoryView, previous: string): void | Promise<void>;
   preDelete?(cluster: ClusterInventoryView): void | Promise<void>;
   afterDelete?(cluster: ClusterInventoryView): void | Promise<void>;
 }

@@ -73,6 +73,8 @@ export interface ConnectHostCtx {
   newAdded: boolean;
   /** Hypervisor-specific parameters of the add API (AddSimulatorHost's capacities, AddKVMHost's ssh login). */
   hypervisorParams?: Record<string, unknown>;
+  /** What the agent answered to `/host/connect` (its host facts, e.g. `vlanSupported`), for the steps after it. */
+  facts?: Record<string, unknown>;
 }
 
 /** The context of the `host.add` chain. */

@@ -5,9 +5,18 @@
  * (kvmagent `vxlan_plugin` and `dhcp`/`flat network` plugin).
  */
 export const VxlanAgentPaths = {
+  /** `{cidr}` → `{vtepIp}`: this host's address inside the pool's VTEP CIDR (ZStack's `/network/checkvxlancidr`). */
+  checkCidr: '/network/checkvxlancidr',
   createBridge: '/network/vxlan/createbridge',
   populateFdb: '/network/vxlan/populatefdb',
   deleteBridge: '/network/vxlan/deletebridge',
+  /** `{vnis}`: the VNIs this host realizes; every other `br_vx_<vni>` and its VTEP is removed when unused (reconciliation on connect). */
+  sync: '/network/vxlan/sync',
+} as const;
+
+/** `{physicalInterfaceName, bridgeName?}` → `{bridgeName}`: the NoVlan bridge holding the interface (ZStack's path). */
+export const NoVlanAgentPaths = {
+  createBridge: '/network/l2novlan/createbridge',
 } as const;
 
 export const FlatDhcpAgentPaths = {
@@ -15,6 +24,8 @@ export const FlatDhcpAgentPaths = {
   apply: '/flatnetworkprovider/dhcp/apply',
   release: '/flatnetworkprovider/dhcp/release',
   deleteNamespace: '/flatnetworkprovider/dhcp/deletenamespace',
+  /** `{l3NetworkUuids}`: the L3s this host serves; every other DHCP namespace of this agent is deleted (reconciliation on connect). */
+  sync: '/flatnetworkprovider/dhcp/sync',
 } as const;
 
 /** `/network/vxlan/createbridge`: idempotent; `peers` are the other hosts' VTEP addresses for this VNI. */
@@ -25,6 +36,17 @@ export interface CreateVxlanBridgeCmd {
   peers?: string[];
   /** UDP port, default 4789 (IANA). */
   dstport?: number;
+}
+
+/** `/network/checkvxlancidr`: fails when the host has no IPv4 address inside `cidr`. */
+export interface CheckVxlanCidrCmd {
+  cidr: string;
+}
+
+/** `/network/l2novlan/createbridge`: idempotent; the interface's addresses move to the bridge. */
+export interface CreateNoVlanBridgeCmd {
+  physicalInterfaceName: string;
+  bridgeName?: string;
 }
 
 /** `/network/vxlan/populatefdb`: the complete peer list of a VNI on this host (entries not in it are removed). */
@@ -38,15 +60,27 @@ export interface DeleteVxlanBridgeCmd {
   vni: number;
 }
 
-/** `/flatnetworkprovider/dhcp/prepare`: the L3's DHCP namespace joined to its bridge, holding the DHCP server address. */
+/**
+ * `/flatnetworkprovider/dhcp/prepare`: the L3's DHCP namespace joined to its bridge, holding the DHCP server
+ * address. One command does what a VM's NIC needs on the host (ZStack's flat DHCP `batchApply`): with
+ * `physicalInterface` the NoVlan/VLAN bridge is made first (as `/network/l2novlan/createbridge`), and `dhcp`
+ * leases are applied as by `/flatnetworkprovider/dhcp/apply` (`rebuild` makes them the whole set).
+ */
 export interface PrepareDhcpCmd {
   l3NetworkUuid: string;
   bridgeName: string;
   dhcpServerIp: string;
   /** Dotted netmask of the L3's IP range, e.g. 255.255.255.0. */
   dhcpNetmask: string;
-  /** The L2's physical interface (NoVlan/VLAN): like a VTEP, an uplink the DHCP namespace is cut off from. */
+  /**
+   * The L2's physical interface (NoVlan/VLAN): its bridge `bridgeName` is made holding it when missing, and,
+   * like a VTEP, it is an uplink the DHCP namespace is cut off from. Absent for VXLAN (its follower makes the bridge).
+   */
   physicalInterface?: string | null;
+  /** Leases to add or replace (by MAC) once the namespace is ready; absent: the leases held stay as they are. */
+  dhcp?: DhcpInfo[];
+  /** With `dhcp`: those are the whole lease set (stale ones dropped), as `apply` with `rebuild`. */
+  rebuild?: boolean;
 }
 
 /** One NIC's static lease, from IPAM. */
@@ -72,6 +106,11 @@ export interface ApplyDhcpCmd {
 export interface ReleaseDhcpCmd {
   l3NetworkUuid: string;
   dhcp: Array<Pick<DhcpInfo, 'mac'>>;
+}
+
+/** `/flatnetworkprovider/dhcp/sync`: answers the L3s whose namespaces were deleted. */
+export interface SyncDhcpCmd {
+  l3NetworkUuids: string[];
 }
 
 /** `/flatnetworkprovider/dhcp/deletenamespace`: stops the L3's dnsmasq and removes its namespace and veth. */

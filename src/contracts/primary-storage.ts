@@ -79,8 +79,11 @@ export interface PrimaryStorageBackend {
   detachFromCluster?(ps: PrimaryStorageView, clusterUuid: string): Promise<void>;
   /** Make an empty volume. */
   createEmptyVolume(ps: PrimaryStorageView, volume: VolumeSpec): Promise<InstantiatedVolume>;
-  /** Fetch an image from its backup storage into this storage's cache; returns where the cache copy lives. */
-  downloadImageToCache(ps: PrimaryStorageView, image: ImageCacheSource): Promise<{ installUrl: string }>;
+  /**
+   * Fetch an image from its backup storage into this storage's cache; returns where the cache copy lives.
+   * `hostUuid`: the host the first volume from it will be on, when known (local storage caches per host).
+   */
+  downloadImageToCache(ps: PrimaryStorageView, image: ImageCacheSource, hostUuid?: string): Promise<{ installUrl: string }>;
   /** Make a volume whose base is a cached image. */
   createVolumeFromCache(ps: PrimaryStorageView, volume: VolumeSpec, cache: { imageUuid: string; installUrl: string }): Promise<InstantiatedVolume>;
   /** Grow a volume to `size` bytes. */
@@ -183,6 +186,11 @@ export const PrimaryStorageMessages = {
   delete: 'primaryStorage.Delete',
   /** `{uuid}`: ask the backend for its capacity again and apply the change of the totals (local storage hosts). */
   syncCapacity: 'primaryStorage.SyncCapacity',
+  /**
+   * `{primaryStorageUuid, imageUuid}` → `ImageCacheSource`: where a connected backup storage of the storage's
+   * zone has the Ready image (what an image cache is downloaded from; local storage asks it per host).
+   */
+  imageCacheSource: 'primaryStorage.ImageCacheSource',
 } as const;
 
 export const PRIMARY_STORAGE_SERVICE = 'primary-storage';

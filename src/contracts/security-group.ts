@@ -2,8 +2,10 @@ import { observerPoint } from '../core/plugin/index.ts';
 
 /**
  * Security groups (ZStack's `plugin/securityGroup`): groups, their rules, the L3 networks they are
- * attached to and the VM NICs that are members. Host-side backends (iptables on a KVM host, the
- * simulator) listen to `SecurityGroupEvents` and the membership observers to realize the rules.
+ * attached to and the VM NICs that are members. Host-side backends (plugins/security-group-kvm: the
+ * agents' iptables on KVM hosts, kept by simulated hosts too) realize the rules from the membership
+ * observers (`SecurityGroupMembershipPoint`), called on the node that made the change;
+ * `SecurityGroupEvents` tell every node (for information: no backend re-applies from them).
  */
 
 export type SecurityGroupRuleType = 'Ingress' | 'Egress';
@@ -77,7 +79,7 @@ export const SecurityGroupMessages = {
   delete: 'securityGroup.Delete',
 } as const;
 
-/** Events every node receives; host-side backends re-apply the rules of the groups named. */
+/** Events every node receives after a change (the backend re-applies from the observers instead, once). */
 export const SecurityGroupEvents = {
   /** `{securityGroupUuid, addedRuleUuids, deletedRuleUuids, reason}` when a group's rules changed (add, delete, group deleted). */
   rulesChanged: 'securityGroup.rulesChanged',
@@ -99,6 +101,64 @@ export interface SecurityGroupRulesChangedEvent {
 export interface SecurityGroupMembership {
   afterNicsAdded?(securityGroupUuid: string, nics: readonly SecurityGroupMemberNic[]): void | Promise<void>;
   afterNicsRemoved?(securityGroupUuid: string, vmNicUuids: readonly string[]): void | Promise<void>;
+  /**
+   * A group's effective rules changed (rules added or deleted, the group enabled or disabled, a remote
+   * group deleted): called once, on the node that made the change, after it is committed. The same
+   * change is also published as `SecurityGroupEvents.rulesChanged` to every node.
+   */
+  afterRulesChanged?(e: SecurityGroupRulesChangedEvent): void | Promise<void>;
 }
 
 export const SecurityGroupMembershipPoint = observerPoint<SecurityGroupMembership>('securityGroup.membership');
+
+/**
+ * What the node sends a KVM host's agent to realize security groups (ZStack's kvmagent
+ * `securitygroup_plugin` paths). Declarative: a NIC's chains are rebuilt from what the command says,
+ * never patched, so sending the same command twice changes nothing.
+ */
+export const SecurityGroupAgentPaths = {
+  /** The rules of the NICs listed (others on the host are left alone). */
+  applyRules: '/securitygroup/applyrules',
+  /** The whole set of member NICs on the host: chains of NICs not listed are removed. */
+  refreshRulesOnHost: '/securitygroup/refreshrulesonhost',
+  /** Removes the chains of NICs whose tap no longer exists on the host. */
+  cleanupUnusedRules: '/securitygroup/cleanupunusedrules',
+} as const;
+
+/** One rule as a host realizes it: a group's rule with its remote group resolved to that group's member IPs. */
+export interface SecurityGroupRuleTO {
+  type: SecurityGroupRuleType;
+  protocol: SecurityGroupRuleProtocol;
+  ipVersion: number;
+  /** -1 for ICMP and ALL. */
+  startPort: number;
+  endPort: number;
+  /** Source (Ingress) or destination (Egress) CIDR; ignored when `remoteGroupIps` is given. */
+  allowedCidr: string;
+  /** Set when the rule names a remote group: the IPs of its member NICs (empty: the rule matches nothing). */
+  remoteGroupIps?: string[] | null;
+  action: 'ACCEPT' | 'DROP';
+  priority: number;
+}
+
+/** A member NIC on the host: its tap, its addresses (anti-spoofing) and its groups, first group first. */
+export interface SecurityGroupNicTO {
+  vmNicUuid: string;
+  /** The tap's name (the NIC's internalName, ≤ 15 characters). */
+  internalName: string;
+  mac: string;
+  ips: string[];
+  securityGroupUuids: string[];
+  /** What traffic no rule matched gets: ingress DENY and egress ALLOW unless said otherwise (ZStack's defaults). */
+  ingressPolicy?: 'DENY' | 'ALLOW';
+  egressPolicy?: 'DENY' | 'ALLOW';
+  /** `deleteChain` removes the NIC's chains (it left every group, or the VM left the host). Default `applyChain`. */
+  actionCode?: 'applyChain' | 'deleteChain';
+}
+
+/** Body of `applyRules` and `refreshRulesOnHost`: the NICs and the rules of every group they name. */
+export interface ApplySecurityGroupRulesCmd {
+  nics: SecurityGroupNicTO[];
+  /** Rules by security group uuid (only Enabled rules; an Enabled group's). */
+  rules: Record<string, SecurityGroupRuleTO[]>;
+}

@@ -178,6 +178,11 @@ export const VmAgentPaths = {
   resume: '/vm/resume',
   destroy: '/vm/destroy',
   migrate: '/vm/migrate',
+  /**
+   * Synchronous, on a migration's destination: drop a VM still arriving there (its `-incoming` QEMU and
+   * the disk files made for it); a VM that arrived is left alone. `checkState` lists arriving VMs.
+   */
+  migrateAbort: '/vm/migrate/abort',
   checkState: '/vm/checkstate',
   vmSync: '/vm/vmsync',
 } as const;
@@ -207,13 +212,65 @@ export const AGENT_SEND_COMMAND_PATH = '/zstack/asyncrest/sendcommand';
 export const REPORT_VM_STATE_PATH = '/kvm/reportvmstate';
 
 /**
- * What a hypervisor plugin adds to the VM commands its agents receive, chosen by the host's
- * hypervisor type (ZStack's KVM backends filling NicTO.bridgeName): the KVM plugin gives each NIC of
- * `/vm/start` and `/vm/attachnic` its L2 network's physical interface and bridge. Returns the command
- * to send (it may be the same object).
+ * What plugins add to the VM commands a host's agent receives (ZStack's KVM backends filling
+ * NicTO.bridgeName): the KVM plugin gives each NIC of `/vm/start` and `/vm/attachnic` its NoVlan/VLAN
+ * interface and bridge, a VXLAN plugin the `br_vx_<vni>` bridge. Several decorators chain: each gets
+ * the command the previous one returned, in registration `order` (lower first); `hypervisorTypes`
+ * limits one to hosts of those types (all types when absent). Returns the command to send.
+ *
+ * @example
+ *   ctx.extensions.registerObserver(VmCommandDecoratorPoint, { hypervisorTypes: ['KVM'], decorate: async (path, cmd) => cmd }, { order: 10, by: 'kvm' });
  */
 export interface VmCommandDecorator {
+  readonly hypervisorTypes?: readonly string[];
   decorate(path: string, cmd: Record<string, unknown>, hostUuid: string): Promise<Record<string, unknown>>;
 }
 
-export const VmCommandDecoratorPoint = strategyPoint<VmCommandDecorator>('vm.commandDecorator');
+export const VmCommandDecoratorPoint = observerPoint<VmCommandDecorator>('vm.commandDecorator');
+
+/** A VM's NICs on one host: what network plugins follow (bridges, VTEP peers, DHCP leases, firewall rules). */
+export interface VmNicsOnHost {
+  vm: VmInstanceView;
+  hostUuid: string;
+  /** The NICs concerned: all the VM's, or the one attached/detached. */
+  nics: VmNicView[];
+}
+
+/**
+ * How network plugins follow VMs from host to host (ZStack's VmInstanceStartNewCreatedVmExtensionPoint,
+ * PreVmInstantiateResourceExtensionPoint, VmReleaseResourceExtensionPoint and HostConnectExtensionPoint
+ * rolled into one). The VM service calls every registered follower, in `order` (`nicsLeftHost` in reverse):
+ *
+ * - `beforeNicsOnHost`: the NICs are about to be on the host: before `/vm/start` (create, start), before
+ *   `/vm/migrate` (on the target) and before `/vm/attachnic` (a running VM). It runs as a step of those
+ *   chains: throwing fails the operation, whose rollback then calls `nicsLeftHost` with the same NICs
+ *   (also when a node died mid-way). Must be idempotent. Also called, after the fact (errors logged), for
+ *   a VM a host reports running that the node had recorded stopped.
+ * - `nicsLeftHost`: the NICs are no longer on the host: stop, destroy, a host's VMs stopped by a cascade,
+ *   migration (the source, once the VM is recorded on the target), detach (the NIC row is already
+ *   gone), or the rollback above. The node's records no longer count these NICs on that host, except
+ *   during a rollback: a follower computing what else still uses the host must leave `nics` out.
+ *   Errors are logged, never fatal.
+ * - `hostConnected`: the host's agent (re)connected (add, reconnect, agent restart): re-send everything
+ *   the host must hold for the VMs the node has there (`vms`, possibly empty) and for its cluster.
+ *   Called as a step before the host is marked Connected (send with the plugin's own agent client:
+ *   the host is still Connecting); throwing fails the connect. `vms` was read before the call: a VM
+ *   can leave the host meanwhile (its QEMU died right after an agent restart) and its `nicsLeftHost` is
+ *   then queued already, so what is sent from the follower's host queue must be worked out from
+ *   `stillOnHost(vms)` there, or it re-makes what that VM's departure removed.
+ */
+/** Those of `vms` the node still records on the host when called (read afresh). */
+export type StillOnHost = (vms: readonly VmNicsOnHost[]) => Promise<VmNicsOnHost[]>;
+
+export interface VmNetworkFollower {
+  beforeNicsOnHost?(p: VmNicsOnHost): Promise<void>;
+  nicsLeftHost?(p: VmNicsOnHost): Promise<void>;
+  hostConnected?(hostUuid: string, vms: readonly VmNicsOnHost[], stillOnHost: StillOnHost): Promise<void>;
+  /**
+   * Right after every follower's `hostConnected`, in reverse order (DHCP before the bridges it sits on):
+   * remove what the host holds beyond the node's view (stale namespaces, unused VNIs). Errors are logged.
+   */
+  pruneHost?(hostUuid: string, vms: readonly VmNicsOnHost[]): Promise<void>;
+}
+
+export const VmNetworkFollowerPoint = observerPoint<VmNetworkFollower>('vm.networkFollower');

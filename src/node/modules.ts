@@ -31,6 +31,13 @@ import { kvmPlugin } from '../plugins/kvm/index.ts';
 import { imageStorePlugin } from '../plugins/image-store/index.ts';
 import { taskProgressService } from '../services/task-progress/index.ts';
 import { auditService } from '../services/audit/index.ts';
+import { consoleService } from '../services/console/index.ts';
+import { kvmConsolePlugin } from '../plugins/kvm-console/index.ts';
+import { vxlanPlugin } from '../plugins/vxlan/index.ts';
+import { flatNetworkPlugin } from '../plugins/flat-network/index.ts';
+import { securityGroupKvmPlugin, simulatorSecurityGroupPlugin } from '../plugins/security-group-kvm/index.ts';
+import { nicQosService } from '../services/nic-qos/index.ts';
+import { flatEipPlugin, simulatorFlatEipPlugin } from '../plugins/flat-eip/index.ts';
 
 /** The services a management node loads, in order; plugins follow them. */
-export const builtinModules: readonly ServiceModule[] = [globalConfigService, tagService, identityService, auditService, queryService, ownershipService, quotaService, taskProgressService, zoneService, clusterService, l2NetworkService, l3NetworkService, networkServiceService, securityGroupService, vipService, eipService, offeringService, backupStorageService, imageService, simulatorBackupStoragePlugin, hostService, hostAllocatorService, simulatorPlugin, primaryStorageService, volumeService, volumeSnapshotService, localStoragePlugin, simulatorPrimaryStoragePlugin, vmService, simulatorVmPlugin, kvmPlugin, imageStorePlugin];
+export const builtinModules: readonly ServiceModule[] = [globalConfigService, tagService, identityService, auditService, queryService, ownershipService, quotaService, taskProgressService, zoneService, clusterService, l2NetworkService, l3NetworkService, networkServiceService, securityGroupService, vipService, eipService, offeringService, backupStorageService, imageService, simulatorBackupStoragePlugin, hostService, hostAllocatorService, simulatorPlugin, primaryStorageService, volumeService, volumeSnapshotService, localStoragePlugin, simulatorPrimaryStoragePlugin, vmService, simulatorVmPlugin, kvmPlugin, imageStorePlugin, consoleService, kvmConsolePlugin, vxlanPlugin, flatNetworkPlugin, securityGroupKvmPlugin, simulatorSecurityGroupPlugin, nicQosService, flatEipPlugin, simulatorFlatEipPlugin];

@@ -2,30 +2,44 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ServiceModule } from '../core/node-context.ts';
 import { apiCatalog } from '../api/catalog.ts';
-import { buildAllInOne, type AllInOneOptions } from '../cli/all-in-one.ts';
+import { buildAllInOne, stopAllInOne, type AllInOneOptions } from '../cli/all-in-one.ts';
 import { demoEnvironment } from '../cli/demo-environment.ts';
 import { buildEnvironment } from '../cli/environment.ts';
 import { ManagementNode } from './management-node.ts';
 
 /** `strato serve`: a management node on SQLite in the data directory unless `--db` says otherwise. */
-export async function serve(o: { port: number; host: string; dataDir: string; dbUrl?: string; advertiseHost?: string; demo?: boolean; allInOne?: Omit<AllInOneOptions, 'hostIp' | 'dataDir' | 'log'> & { hostIp?: string } }): Promise<void> {
+export async function serve(o: { port: number; host: string; dataDir: string; dbUrl?: string; advertiseHost?: string; demo?: boolean; allInOne?: Omit<AllInOneOptions, 'dataDir' | 'log' | 'nodeUrl'> }): Promise<void> {
   const dbUrl = o.dbUrl ?? `sqlite:${resolve(o.dataDir, 'strato.db')}`;
   const modules = await loadExtraModules(process.env.STRATO_EXTRA_MODULES);
   const node = await ManagementNode.start({ dbUrl, port: o.port, host: o.host, advertiseHost: o.advertiseHost, modules });
   process.stdout.write(`Strato management node ${node.nodeUuid} is up.\n  API:     ${node.url}/zstack/v1/  (OpenAPI at ${node.url}/zstack/v1/openapi.json)\n  Metrics: ${node.url}/metrics\n  Log in:  npx strato cli LogInByAccount accountName=admin password=password\n`);
-  if (o.demo) await buildDemo(node);
-  if (o.allInOne) {
-    const local = node.url.replace(/\/\/[^:/]+:/, '//127.0.0.1:');
-    const hostIp = o.allInOne.hostIp ?? new URL(node.url).hostname;
-    await buildAllInOne(local, { ...o.allInOne, hostIp, dataDir: resolve(o.dataDir), log: (line) => process.stdout.write(`${line}\n`) });
-  }
+  // Set before the builds below: Ctrl-C during the all-in-one's (minutes) also stops its sshd.
+  let stopping = false;
   const shutdown = async (signal: string) => {
+    stopping = true;
     process.stdout.write(`\n${signal}: stopping…\n`);
     await node.stop();
+    if (o.allInOne) stopAllInOne(o.allInOne);
     process.exit(0);
   };
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  if (o.demo) await buildDemo(node);
+  if (o.allInOne) {
+    const local = node.url.replace(/\/\/[^:/]+:/, '//127.0.0.1:');
+    // With an operator's SSH login the host is this machine's advertised address; else 127.0.0.1 (all-in-one.ts).
+    const hostIp = o.allInOne.hostIp ?? new URL(node.url).hostname;
+    try {
+      await buildAllInOne(local, { ...o.allInOne, hostIp, dataDir: resolve(o.dataDir), nodeUrl: node.url, log: (line) => process.stdout.write(`${line}\n`) });
+    } catch (e) {
+      if (stopping) return; // interrupted: the shutdown does the rest
+      // A quick start that could not finish says why and stops, rather than serving half a cloud silently.
+      process.stderr.write(`All-in-one failed: ${e instanceof Error ? e.message : String(e)}\n`);
+      await node.stop();
+      stopAllInOne(o.allInOne);
+      process.exit(1);
+    }
+  }
 }
 
 /**

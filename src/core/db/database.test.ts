@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { freshTestDatabase, testDatabaseKinds, type TestDatabase } from './test-databases.ts';
 import { migrate } from './migrations.ts';
 import { col } from './columns.ts';
+import { DEFAULT_MYSQL_POOL_SIZE, mysqlPoolSize } from './database.ts';
 
 describe.each(testDatabaseKinds())('database layer on %s', (kind) => {
   let t: TestDatabase | undefined;
@@ -37,5 +38,32 @@ describe.each(testDatabaseKinds())('database layer on %s', (kind) => {
     await t.db.insertInto('d').values({ at: now }).execute();
     const r = await sql<{ at: number }>`select at from d`.execute(t.db);
     expect(Number(r.rows[0].at)).toBe(now);
+  });
+});
+
+describe('MariaDB pool size', () => {
+  it('takes the URL first, then STRATO_DB_POOL_SIZE, then the default; refuses a non-count', () => {
+    expect(mysqlPoolSize(new URL('mysql://h/db?connectionLimit=7'), { STRATO_DB_POOL_SIZE: '30' })).toBe(7);
+    expect(mysqlPoolSize(new URL('mysql://h/db'), { STRATO_DB_POOL_SIZE: '30' })).toBe(30);
+    expect(mysqlPoolSize(new URL('mysql://h/db'), {})).toBe(DEFAULT_MYSQL_POOL_SIZE);
+    expect(() => mysqlPoolSize(new URL('mysql://h/db?connectionLimit=0'), {})).toThrow(/pool size/);
+    expect(() => mysqlPoolSize(new URL('mysql://h/db'), { STRATO_DB_POOL_SIZE: 'many' })).toThrow(/pool size/);
+  });
+});
+
+describe.runIf(testDatabaseKinds().includes('mysql'))('MariaDB sessions', () => {
+  let t: TestDatabase | undefined;
+  afterEach(async () => { await t?.drop(); t = undefined; });
+
+  it('sets the strict sql_mode on every pooled connection, not only the first', async () => {
+    t = await freshTestDatabase('mysql');
+    const db = t.db;
+    // Several connections at once: each reads its own session's mode inside a transaction that holds it.
+    const modes = await Promise.all([1, 2, 3, 4].map(() => db.transaction().execute(async (trx) => {
+      const r = await sql<{ m: string; id: number }>`select @@SESSION.sql_mode as m, connection_id() as id, sleep(0.05) as s`.execute(trx);
+      return r.rows[0];
+    })));
+    expect(new Set(modes.map((r) => r.id)).size).toBe(4);
+    for (const r of modes) expect(r.m).toContain('STRICT_ALL_TABLES');
   });
 });

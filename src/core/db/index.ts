@@ -4,3 +4,4 @@ export * from './columns.ts';
 export * from './test-databases.ts';
 export * from './direct-read.ts';
 export * from './unique-violation.ts';
+export * from './read-cache.ts';

@@ -1,6 +1,7 @@
 import type { Database as BetterSqlite, Statement } from 'better-sqlite3';
 import type { SqliteDatabase, SqliteStatement } from 'kysely';
-import { WriteCounter, writeTarget } from './write-epochs.ts';
+import type { GroupCommitHost } from './sqlite-driver.ts';
+import { SQLITE_SCHEMA_CASCADES_SQL, WriteCounter, writeTarget } from './write-epochs.ts';
 
 /**
  * What Kysely's SQLite dialect sees of better-sqlite3, with two changes made once at the driver:
@@ -8,12 +9,15 @@ import { WriteCounter, writeTarget } from './write-epochs.ts';
  * costs as much as running a small query), and JavaScript booleans are bound as 0/1, which
  * better-sqlite3 refuses and MariaDB accepts, so services write `true` on both.
  */
-export function cachingSqliteDatabase(raw: BetterSqlite, capacity = 500): SqliteDatabase & { readNow(sql: string, params: readonly unknown[]): Record<string, unknown>[] | undefined; writeEpoch(table: string): string } {
+export function cachingSqliteDatabase(raw: BetterSqlite, capacity = 500): SqliteDatabase & GroupCommitHost & { readNow(sql: string, params: readonly unknown[]): Record<string, unknown>[] | undefined; writeEpoch(table: string): string } {
   const cache = new Map<string, CachedStatement>();
+  // The driver's batch transaction holds only writes whose callers wait for its commit: reads may go on in it.
+  let groupOpen = false;
   // Every statement of this node passes here, so counting them per table tells when a table may have
   // changed; `data_version` moves when another connection commits (another process on the same file).
   const dataVersion = raw.prepare('PRAGMA data_version').pluck();
-  const writes = new WriteCounter(() => dataVersion.get());
+  const schemaCascades = raw.prepare(SQLITE_SCHEMA_CASCADES_SQL).pluck();
+  const writes = new WriteCounter(() => dataVersion.get(), () => Number(schemaCascades.get()) > 0);
   const entry = (sql: string): CachedStatement => {
     let e = cache.get(sql);
     if (e) {
@@ -37,11 +41,17 @@ export function cachingSqliteDatabase(raw: BetterSqlite, capacity = 500): Sqlite
      * names: the same objects as its object mode (a later duplicate name wins), built faster.
      */
     readNow(sql, params) {
-      if (raw.inTransaction) return undefined;
+      if (raw.inTransaction && !groupOpen) return undefined;
       const { stmt, columns } = entry(sql);
       return readRows(stmt, columns, params);
     },
     writeEpoch: (table) => writes.epoch(table),
+    get inTransaction() {
+      return raw.inTransaction;
+    },
+    setGroupOpen(open) {
+      groupOpen = open;
+    },
     close: () => {
       cache.clear();
       raw.close();

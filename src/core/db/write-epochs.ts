@@ -18,13 +18,19 @@ export function writeEpoch(db: Kysely<any>): WriteEpoch | undefined {
   return epochs.get(db);
 }
 
-/** What a statement may change: one table, every table ('*': deletes may cascade, DDL, rollbacks), or nothing. */
+/**
+ * What a statement may change: one table, every table ('*': DDL, rollbacks, WITH …), or nothing. A
+ * DELETE changes its own table unless the schema has foreign keys or triggers (which may carry the change
+ * to other tables): it is returned as `-table`, and `WriteCounter` decides with the schema as it is then.
+ */
 export function writeTarget(sql: string): string | undefined {
   const head = sql.trimStart().slice(0, 200);
   const m = /^(?:insert|replace)\s+(?:or\s+\w+\s+)?into\s+[`"]?(\w+)/i.exec(head) ?? /^update\s+(?:or\s+\w+\s+)?[`"]?(\w+)/i.exec(head);
   if (m) return m[1];
+  const d = /^delete\s+from\s+[`"]?(\w+)[`"]?(?:\s|$)/i.exec(head);
+  if (d) return `-${d[1]}`;
   if (/^(?:select|begin|commit|end|savepoint|release)\b/i.test(head)) return undefined;
-  // WITH … (may write), DELETE (foreign keys may cascade), ROLLBACK (undoes writes already counted), DDL, PRAGMA…
+  // WITH … (may write), ROLLBACK (undoes writes already counted), DDL, PRAGMA…
   return '*';
 }
 
@@ -36,16 +42,34 @@ export function writeTarget(sql: string): string | undefined {
 export class WriteCounter {
   #all = 0;
   readonly #tables = new Map<string, number>();
+  /** Whether the schema may carry a delete to other tables; undefined: ask again (after a '*' write, e.g. DDL). */
+  #cascades: boolean | undefined;
 
-  constructor(private readonly external: () => unknown) {}
+  /**
+   * `schemaCascades` says whether the schema has foreign keys or triggers; without it every DELETE
+   * counts as a write to every table.
+   */
+  constructor(
+    private readonly external: () => unknown,
+    private readonly schemaCascades: () => boolean = () => true,
+  ) {}
 
   bump(target: string | undefined): void {
     if (target === undefined) return;
-    if (target === '*') this.#all++;
-    else this.#tables.set(target, (this.#tables.get(target) ?? 0) + 1);
+    if (target.startsWith('-')) {
+      this.#cascades ??= this.schemaCascades();
+      target = this.#cascades ? '*' : target.slice(1);
+    }
+    if (target === '*') {
+      this.#all++;
+      this.#cascades = undefined;
+    } else this.#tables.set(target, (this.#tables.get(target) ?? 0) + 1);
   }
 
   epoch(table: string): string {
     return `${this.#all}.${this.#tables.get(table) ?? 0}.${String(this.external())}`;
   }
 }
+
+/** For `WriteCounter`: whether an SQLite schema has a foreign key or a trigger (either may make a delete write other tables). */
+export const SQLITE_SCHEMA_CASCADES_SQL = "select count(*) as n from sqlite_master where type = 'trigger' or (type = 'table' and lower(sql) like '%references%')";

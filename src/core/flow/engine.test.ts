@@ -119,29 +119,32 @@ describe('flow chains in memory', () => {
 
   it('fails with SYS.1001 and rolls back when the deadline passes between steps', async () => {
     const t: Trace = { calls: [] };
-    const slow: FlowStep<object> = { name: 'slow', run: async () => { t.calls.push('run:slow'); await new Promise((r) => setTimeout(r, 30)); }, rollback: () => { t.calls.push('rollback:slow'); } };
+    const slow: FlowStep<object> = { name: 'slow', run: async () => { t.calls.push('run:slow'); await new Promise((r) => setTimeout(r, 530)); }, rollback: () => { t.calls.push('rollback:slow'); } };
     const chain = defineChain('t.deadline', [recStep('a', t), slow, recStep('never', t)]);
-    const err = await runChain(chain, {}, { timeoutMs: 5, log: captureLog() }).catch((e) => e);
+    const err = await runChain(chain, {}, { timeoutMs: 500, log: captureLog() }).catch((e) => e); // room to reach the steps on a loaded machine
     expect(err.errorCode.code).toBe(SysErrors.TIMEOUT.code);
     expect(t.calls).toEqual(['run:a', 'run:slow', 'rollback:slow', 'rollback:a']);
   });
 
   it('rolls back a chain whose last step ends after the deadline: the caller was told it timed out', async () => {
     const t: Trace = { calls: [] };
-    const slow: FlowStep<object> = { name: 'slow', run: async () => { t.calls.push('run:slow'); await new Promise((r) => setTimeout(r, 30)); }, rollback: () => { t.calls.push('rollback:slow'); } };
+    const slow: FlowStep<object> = { name: 'slow', run: async () => { t.calls.push('run:slow'); await new Promise((r) => setTimeout(r, 530)); }, rollback: () => { t.calls.push('rollback:slow'); } };
     const chain = defineChain('t.lateend', [recStep('a', t), slow]);
-    const err = await runChain(chain, {}, { timeoutMs: 5, log: captureLog() }).catch((e) => e);
+    const err = await runChain(chain, {}, { timeoutMs: 500, log: captureLog() }).catch((e) => e); // room to reach the steps on a loaded machine
     expect(err.errorCode.code).toBe(SysErrors.TIMEOUT.code);
     expect(t.calls).toEqual(['run:a', 'run:slow', 'rollback:slow', 'rollback:a']);
   });
 
   it('gives rollbacks a fresh deadline instead of the expired one', async () => {
     let rollbackDeadline = 0;
+    // Step a runs past the deadline; the deadline leaves room for a loaded machine to reach step a at all
+    // (with 5 ms, a stall before the first step expired the chain before a ran, and nothing was rolled back).
+    const deadline = Date.now() + 2000;
     const chain = defineChain('t.rbdeadline', [
-      { name: 'a', run: async () => { await new Promise((r) => setTimeout(r, 20)); }, rollback: () => { rollbackDeadline = currentContext()!.deadline; } },
+      { name: 'a', run: async () => { await new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now()) + 20)); }, rollback: () => { rollbackDeadline = currentContext()!.deadline; } },
       recStep('b', { calls: [] }),
     ]);
-    await runWithContext({ deadline: Date.now() + 5 }, () => runChain(chain, {}, { log: captureLog() })).catch(() => {});
+    await runWithContext({ deadline }, () => runChain(chain, {}, { log: captureLog() })).catch(() => {});
     expect(rollbackDeadline).toBeGreaterThan(Date.now() + 60_000);
   });
 

@@ -8,7 +8,7 @@ import { defaultLogger, type CoreLogger } from './logger.ts';
 import type { PlanChain, PlanNode, PlanStep, FlowPlan } from './plan.ts';
 import { FlowRegistry } from './registry.ts';
 import { DEFAULT_ROLLBACK_TIMEOUT_MS, rollbackSteps, withRollbackErrors } from './rollback.ts';
-import { asStratoError, isStepFailure, type FlowServices, type StepEnv } from './step.ts';
+import { asStratoError, isStepFailure, noRollback, type FlowServices, type StepEnv } from './step.ts';
 import { recoverUnfinishedFlows, type RecoveryReport } from './recovery.ts';
 
 export interface FlowEngineOptions {
@@ -40,9 +40,9 @@ export interface RunOptions {
  * RequestContext, so bus calls inherit its deadline; a deadline passed between steps fails the run
  * with SYS.1001.
  *
- * Journaled runs write one row at start, one update before each step after the first (recording the
- * steps completed so far and the ctx), and one final update, so a node that dies mid-flow has the flow
- * rolled back by `recoverUnfinishedFlows`.
+ * Journaled runs write one row at start, one update before each step after the first that has a
+ * rollback (recording the steps completed so far and the ctx), and one final update, so a node that
+ * dies mid-flow has the flow rolled back by `recoverUnfinishedFlows`.
  *
  * @example
  *   const engine = new FlowEngine({ registry, db: database, nodeUuid });
@@ -175,8 +175,11 @@ class ChainRun {
       throw new StratoError(SysErrors.TIMEOUT, `flow ${this.chainName} passed its deadline before step ${node.path}`);
     }
     if (step.skip?.(this.ctx)) return;
-    // Write-ahead: the previous step's completion is journaled before this one may touch anything.
-    if (this.#pendingFlush) await this.#flush();
+    // Write-ahead: the previous step's completion is journaled before this one may touch anything. A step
+    // without rollback leaves nothing to undo, so it may start first: a crash in it then looks like a
+    // crash at the end of the step before (rolled back with the ctx it began with, as any interrupted
+    // step is), and the next step that has a rollback journals both.
+    if (this.#pendingFlush && step.rollback !== noRollback) await this.#flush();
     this.#current = node.path;
     const r = await step.run(this.ctx, this.#env(node));
     if (isStepFailure(r)) throw r.error;
@@ -255,5 +258,9 @@ export async function runChain<Ctx extends object>(chain: FlowChain<Ctx>, ctx: C
  */
 const SECRET_KEY = /password|privatekey|secret/i;
 export function journalCtx(ctx: unknown): string {
+  // A replacer function makes JSON.stringify several times slower, and the ctx is written on every step:
+  // the plain text is used whenever no secret-like name occurs anywhere in it (a key or a value).
+  const plain = JSON.stringify(ctx);
+  if (!SECRET_KEY.test(plain)) return plain;
   return JSON.stringify(ctx, (key, value: unknown) => (key && SECRET_KEY.test(key) ? undefined : value));
 }

@@ -48,13 +48,31 @@ describe.each(testDatabaseKinds())('flow journal on %s', (kind) => {
         const r = await journal.get(env.flowId);
         seen.push({ state: r?.state, executed: r?.executed, ctx: JSON.parse(r!.ctx) });
       },
-      rollback: noRollback,
+      rollback: () => {},
     };
     const write = (n: string): FlowStep<{ v: string[] }> => ({ name: n, run: (c) => { c.v.push(n); }, rollback: noRollback });
     const chain = defineChain<{ v: string[] }>('j.ahead', [write('a'), write('b'), peek]);
     registry.registerChain(chain);
     await engine.run(chain, { v: [] });
     expect(seen).toEqual([{ state: 'Running', executed: ['j.ahead/a', 'j.ahead/b'], ctx: { v: ['a', 'b'] } }]);
+  });
+
+  it('starts a step without rollback before journaling its predecessor; the next step with a rollback journals both', async () => {
+    const seen: unknown[] = [];
+    const peek = (n: string, rollback: FlowStep<{ v: string[] }>['rollback']): FlowStep<{ v: string[] }> => ({
+      name: n,
+      run: async (c, env) => {
+        seen.push([n, (await journal.get(env.flowId))!.executed]);
+        c.v.push(n);
+      },
+      rollback,
+    });
+    const chain = defineChain<{ v: string[] }>('j.lazy', [peek('a', () => {}), peek('b', noRollback), peek('c', () => {}), peek('d', noRollback)]);
+    registry.registerChain(chain);
+    await engine.run(chain, { v: [] });
+    expect(seen).toEqual([['a', []], ['b', []], ['c', ['j.lazy/a', 'j.lazy/b']], ['d', ['j.lazy/a', 'j.lazy/b']]]);
+    const [r] = await rows();
+    expect(JSON.parse(r.executed)).toEqual(['j.lazy/a', 'j.lazy/b', 'j.lazy/c', 'j.lazy/d']);
   });
 
   it('journals ctx on checkpoint while a step is still running', async () => {

@@ -18,7 +18,9 @@
  *   5. Run: one `SELECT COUNT(*)` (count / replyWithCount) and/or one page `SELECT cols … ORDER BY
  *      sort, pk LIMIT n OFFSET s` — never the whole table, never one query per row — then
  *      `rowToInventory` shapes each row (ISO dates, true/false) and `buildQueryReplySchema` writes the
- *      `schema` map the SDKs need.
+ *      `schema` map the SDKs need. Repeated shapes skip Kysely (`compiled-cache.ts`); on SQLite their
+ *      totals are reused until a table they read changes, and a page read that proved slow runs on a
+ *      worker thread with its own read-only connection (committed rows only: `db/direct-read.ts`).
  *
  * @example
  *   const registry = new InventoryRegistry().register(ZoneInventory).register(ClusterInventory).seal();

@@ -1,10 +1,12 @@
 import { SqliteAdapter, type Kysely } from 'kysely';
 import { StratoError, SysErrors } from '../errors/error-code.ts';
 import type { DbKind } from '../db/database.ts';
-import { rowToInventory, type NormalizedInventoryDef } from './inventory.ts';
+import { inventoryColumns, rowToInventory, type NormalizedInventoryDef } from './inventory.ts';
+import { withInventoriesText } from './serialized.ts';
+import type { InventoriesText } from '../db/read-worker.ts';
 import type { InventoryRegistry } from './registry.ts';
 import type { SortSpec, WhereNode } from './ast.ts';
-import { compiledRunner } from './compiled-cache.ts';
+import { compiledRunner, type CompiledRunner } from './compiled-cache.ts';
 import { columnOf, rootFilter, type CompileContext, type RestrictHook } from './compile-where.ts';
 
 /** REST's default page size (ZStack's APIQueryMessage.limit). */
@@ -85,25 +87,33 @@ export async function runPlan(db: Kysely<any>, registry: InventoryRegistry, plan
 
   // The SQL is built only when the shape cache has no text for this plan yet (builders below run lazily);
   // plain functions rather than per-request named closures keep the hot path allocation-light.
-  const run = compiledRunner(db, plan, restrict);
+  const run = compiledRunner(db, plan, restrict, registry);
   const result: PlanResult = {};
-  if (plan.countOnly || plan.withTotal) {
-    const row = await run.count(() => baseQuery(db, registry, plan, restrict).select((eb) => eb.fn.countAll().as('total')));
-    result.total = Number(row?.total ?? 0);
-  }
-  if (plan.countOnly) return result;
-  if (plan.limit === 0) {
-    result.inventories = [];
+  // Count and page are started together: on SQLite a slow one of each runs on the read workers side by side.
+  const counting = plan.countOnly || plan.withTotal ? run.count(() => baseQuery(db, registry, plan, restrict).select((eb) => eb.fn.countAll().as('total'))) : undefined;
+  if (plan.countOnly) {
+    result.total = Number((await counting)?.total ?? 0);
     return result;
   }
+  const paging = plan.limit === 0 ? [] : pageOf(db, registry, plan, restrict, run);
+  const [countRow, page] = await Promise.all([counting, paging]);
+  if (counting) result.total = Number(countRow?.total ?? 0);
+  if (!Array.isArray(page)) return withInventoriesText(result, page);
+  result.inventories = page.map((r) => rowToInventory(def, r, plan.fields));
+  return result;
+}
 
-  const rows = await run.page(() => {
+/** One page: the JSON text of its inventories when a worker thread reads it (see serialized.ts), else its rows. */
+async function pageOf(db: Kysely<any>, registry: InventoryRegistry, plan: QueryPlan, restrict: RestrictHook | undefined, run: CompiledRunner): Promise<InventoriesText | Record<string, unknown>[]> {
+  const def = plan.inventory;
+  const viaWorker = run.pageInventories(inventoryColumns(def, plan.fields));
+  const text = viaWorker && (await viaWorker.catch(() => undefined));
+  if (text !== undefined) return text;
+  return run.page(() => {
     const visible = Object.entries(def.fields).filter(([n, f]) => !f.hidden && (!plan.fields || plan.fields.includes(n)));
     const columns = [...new Set(visible.map(([, f]) => f.column))].map((c) => `${ROOT_ALIAS}.${c}`);
     let q = baseQuery(db, registry, plan, restrict).select(columns);
     for (const o of orderOf(def, plan.sort)) q = q.orderBy(`${ROOT_ALIAS}.${def.fields[o.field].column}`, o.direction);
     return q.limit(plan.limit).offset(plan.start);
   });
-  result.inventories = rows.map((r) => rowToInventory(def, r as Record<string, unknown>, plan.fields));
-  return result;
 }

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshTestDatabase, testDatabaseKinds, type TestDatabase } from '../db/test-databases.ts';
 import { StratoError } from '../errors/error-code.ts';
 import { executeQuery, getByUuid, type QueryOptions } from './query.ts';
+import { prefixRange } from './compile-where.ts';
 import { at, ClusterInv, seedTestData, testRegistry, u } from './test-inventories.ts';
 import { InventoryRegistry } from './registry.ts';
 
@@ -65,6 +66,16 @@ describe.each(testDatabaseKinds())('query API on %s', (kind) => {
     expect(await names('ZoneInventory', ['description~=second%'])).toEqual(['z2']);
     expect(await names('ZoneInventory', ['name~=z_'])).toEqual(['z1', 'z2', 'z3']);
     expect(await names('ZoneInventory', ['name~=z'])).toEqual([]);
+  });
+
+  it('matches like patterns with an index range (a digits-and-dots prefix) exactly as without', async () => {
+    expect(prefixRange('10.0.0.1%')).toEqual(['10.0.0.1', '10.0.0.2']);
+    expect([prefixRange('web%'), prefixRange('%.5'), prefixRange('10._%'), prefixRange('10.0')]).toEqual([undefined, undefined, undefined, undefined]);
+    expect(await names('HostInventory', ['managementIp~=10.0.0.1%'])).toEqual(['h3']);
+    expect(await names('HostInventory', ['managementIp~=10.0.0.%'])).toEqual(['h1', 'h2', 'h3', 'h4']);
+    expect(await names('HostInventory', ['managementIp~=10.0.0.%6'])).toEqual(['h3']);
+    expect(await names('HostInventory', ['managementIp~=10.0.0._'])).toEqual(['h1', 'h2', 'h4']);
+    expect(await names('HostInventory', ['managementIp!~=10.0.0.1%'])).toEqual(['h1', 'h2', 'h4']);
   });
 
   it('ANDs several q conditions', async () => {
