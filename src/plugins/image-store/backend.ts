@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { BackupStorageBackend, BackupStorageView } from '../../contracts/backup-storage.ts';
+import { HostAgentPaths } from '../../contracts/host.ts';
 import { ImageStoreAgentPaths, type ImageStoreCapacityResponse, type ImageStoreDownloadResponse } from '../../contracts/image-store-agent.ts';
 import type { AgentClient, AgentEndpoint } from '../../core/agent/index.ts';
 import { currentContext } from '../../core/bus/context.ts';
@@ -8,7 +9,7 @@ import type { ConfigHandle } from '../../core/config/index.ts';
 import { StratoError, SysErrors } from '../../core/errors/index.ts';
 import type { TaskProgressStore } from '../../core/progress/index.ts';
 import { newUuid } from '../../core/util/uuid.ts';
-import { agentDataDirOf, deployAgent, DeployErrors, invalidSshLogin, isDeployed, removeAgent, type AgentDeployment, type SshLogin } from '../kvm/index.ts';
+import { agentDataDirOf, deployAgent, DeployErrors, invalidSshLogin, isDeployed, removeAgent, type AgentDeployment, type SshLogin } from '../../core/ansible/index.ts';
 import type { ImageStoreRow } from './schema.ts';
 
 export interface ImageStoreDeps {
@@ -82,6 +83,8 @@ export function imageStoreBackend(deps: ImageStoreDeps): BackupStorageBackend & 
         }
       }
       neverReached.delete(bs.uuid);
+      // Tells the agent which store it is and where to report: it signs its download-progress reports as this uuid.
+      await agents.callSync(endpointOf(row), HostAgentPaths.connect, { hostUuid: bs.uuid, sendCommandUrl: agents.callbackUrl.replace(/callback$/, 'sendcommand') });
       const r = await agents.call<ImageStoreCapacityResponse>(endpointOf(row), ImageStoreAgentPaths.connect, { url: bs.url });
       return { totalCapacity: Number(r.totalCapacity), availableCapacity: Number(r.availableCapacity) };
     },
@@ -94,7 +97,11 @@ export function imageStoreBackend(deps: ImageStoreDeps): BackupStorageBackend & 
         throw new StratoError(SysErrors.INVALID_ARGUMENT_ERROR, 'file URLs and paths on the image store host are for administrators only; use an http:// or https:// URL');
       }
       onProgress?.(0);
-      const r = await agents.call<ImageStoreDownloadResponse>(endpointOf(await rowOf(bs.uuid)), ImageStoreAgentPaths.download, { url: bs.url, imageUuid: req.imageUuid, sourceUrl: req.url }, { timeoutMs: DOWNLOAD_TIMEOUT_MS });
+      const r = await agents.call<ImageStoreDownloadResponse>(endpointOf(await rowOf(bs.uuid)), ImageStoreAgentPaths.download, { url: bs.url, imageUuid: req.imageUuid, sourceUrl: req.url, checksum: req.checksum }, {
+        timeoutMs: DOWNLOAD_TIMEOUT_MS,
+        // The agent's /imagestore/download/progress reports; 100 only once the image is checked and in place.
+        onProgress: (r) => onProgress?.(Math.min(99, Number(r.percent) || 0)),
+      });
       onProgress?.(100);
       return { installPath: r.installPath, size: Number(r.size), actualSize: Number(r.actualSize), md5sum: r.md5sum, format: r.format };
     },

@@ -73,7 +73,12 @@ export function localStorageHosts({ db, extensions, agents }: LocalStorageDeps) 
     await db.updateTable('local_storage_host_ref').set({ availableCapacity: sql`availableCapacity + ${size}` }).where('primaryStorageUuid', '=', psUuid).where('hostUuid', '=', hostUuid).execute();
   }
 
-  return { endpointOf, connectedHosts, initHost, capacity, takeOnHost, giveBackOnHost };
+  /** False once the host was deleted: its disk, and every file Strato put there, went with it. */
+  async function hostExists(hostUuid: string): Promise<boolean> {
+    return Boolean(await db.selectFrom('host').select('uuid').where('uuid', '=', hostUuid).executeTakeFirst());
+  }
+
+  return { endpointOf, connectedHosts, initHost, capacity, takeOnHost, giveBackOnHost, hostExists };
 }
 
 export type LocalStorageHosts = ReturnType<typeof localStorageHosts>;

@@ -31,3 +31,15 @@ export const localStorageMigration: Migration = {
     ).execute();
   },
 };
+
+/**
+ * Each host keeps its own copy of an image cache; every copy but one is charged to the storage by this
+ * plugin (the primary-storage service's image_cache row charges the other): `charged` is what the copy
+ * took from the storage's availableCapacity (0 for volumes, snapshots and the copy the service charged).
+ */
+export const localStorageCacheChargeMigration: Migration = {
+  id: '0711-local-storage-cache-charge',
+  async up(db) {
+    await db.schema.alterTable('local_storage_resource_ref').addColumn('charged', col.bigint, (c) => c.notNull().defaultTo(0)).execute();
+  },
+};

@@ -105,7 +105,8 @@ export function localStorageSnapshotBackend(db: Kysely<any>, agents: AgentClient
     async deleteSnapshot(ps, snapshot: SnapshotBits) {
       const ref = await refOf(ps.uuid, snapshot.snapshotUuid);
       if (!ref) return;
-      await call(ref.hostUuid, LocalStorageAgentPaths.delete, { path: snapshot.installPath });
+      // (as for volumes: on a host deleted since, the file went with it)
+      if (await hosts.hostExists(ref.hostUuid)) await call(ref.hostUuid, LocalStorageAgentPaths.delete, { path: snapshot.installPath });
       await db.deleteFrom(refs).where('primaryStorageUuid', '=', ps.uuid).where('resourceUuid', '=', snapshot.snapshotUuid).execute();
       await hosts.giveBackOnHost(ps.uuid, ref.hostUuid, ref.size);
     },

@@ -39,7 +39,9 @@ export function clusterHandlers(ctx: NodeContext) {
       return queues.submit(queueOf(p.uuid), async () => {
         const cluster = await load(p.uuid);
         await extensions.callVeto(ClusterLifecyclePoint, 'preChangeState', cluster, p.stateEvent);
-        return patchRow(db, ClusterInventory, p.uuid, { state: stateAfter(p.stateEvent) });
+        const after = (await patchRow(db, ClusterInventory, p.uuid, { state: stateAfter(p.stateEvent) })) as ClusterInventoryView;
+        if (after.state !== cluster.state) await extensions.callSafe(ClusterLifecyclePoint, 'afterChangeState', after, cluster.state);
+        return after;
       });
     },
 

@@ -1,3 +1,4 @@
+import { EipBackendPoint } from '../../contracts/eip.ts';
 import { EipMessages, VipMessages, VipServiceTypes } from '../../contracts/vip.ts';
 import type { ApiParams } from '../../core/api/define-api.ts';
 import type { Message } from '../../core/bus/index.ts';
@@ -27,6 +28,16 @@ export function eipHandlers(ctx: NodeContext) {
       const flowCtx: CreateEipCtx = { uuid, name: p.name, description: p.description, vipUuid: p.vipUuid, vmNicUuid: p.vmNicUuid, usedIpUuid: p.usedIpUuid, systemTags: p.systemTags, userTags: p.userTags };
       const run = () => ctx.flowEngine.run(createEipChain, flowCtx, { resourceUuid: uuid });
       await queues.submit(eipQueue(uuid), () => (p.vmNicUuid ? withNicLock(ctx, p.vmNicUuid, run) : run()));
+      if (p.vmNicUuid) {
+        try {
+          await ctx.extensions.callVeto(EipBackendPoint, 'afterAttached', { eipUuid: uuid, vmNicUuid: p.vmNicUuid });
+        } catch (e) {
+          // the backend could not realize it: the create fails whole (the VIP is given back)
+          await ctx.extensions.callSafe(EipBackendPoint, 'beforeDetached', { eipUuid: uuid, vmNicUuid: p.vmNicUuid });
+          await cascade.delete({ resource: 'EipVO', uuids: [uuid], mode: 'Enforcing' });
+          throw e;
+        }
+      }
       return loadInventory(db, EipInventory, uuid);
     },
 
@@ -37,7 +48,23 @@ export function eipHandlers(ctx: NodeContext) {
 
     async ChangeEipState(msg: Message<ApiParams<typeof ChangeEipState>>) {
       const p = msg.body;
-      return queues.submit(eipQueue(p.uuid), () => patchRow(db, EipInventory, p.uuid, { state: stateAfter(p.stateEvent) }));
+      return queues.submit(eipQueue(p.uuid), async () => {
+        const row = await findRow(db, EipInventory, p.uuid);
+        const state = stateAfter(p.stateEvent);
+        const nic = row?.vmNicUuid as string | null | undefined;
+        // a disabled EIP maps nothing: its backends drop it, and realize it again when enabled
+        if (row && nic && row.state !== state && state === 'Disabled') await ctx.extensions.callSafe(EipBackendPoint, 'beforeDetached', { eipUuid: p.uuid, vmNicUuid: nic });
+        const inv = await patchRow(db, EipInventory, p.uuid, { state });
+        if (row && nic && row.state !== state && state === 'Enabled') {
+          try {
+            await ctx.extensions.callVeto(EipBackendPoint, 'afterAttached', { eipUuid: p.uuid, vmNicUuid: nic });
+          } catch (e) {
+            await patchRow(db, EipInventory, p.uuid, { state: row.state });
+            throw e;
+          }
+        }
+        return inv;
+      });
     },
 
     async DeleteEip(msg: Message<ApiParams<typeof DeleteEip>>) {
@@ -54,6 +81,7 @@ export function eipHandlers(ctx: NodeContext) {
       return queues.submit(eipQueue(msg.body.uuid), async () => {
         const row = await findRow(db, EipInventory, msg.body.uuid);
         if (!row) return {};
+        if (row.vmNicUuid) await ctx.extensions.callSafe(EipBackendPoint, 'beforeDetached', { eipUuid: msg.body.uuid, vmNicUuid: row.vmNicUuid as string });
         await db.transaction().execute(async (tx) => {
           await tx.deleteFrom('eip').where('uuid', '=', msg.body.uuid).execute();
           await tags.deleteForResources([msg.body.uuid], tx);

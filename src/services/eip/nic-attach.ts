@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { EipBackendPoint } from '../../contracts/eip.ts';
 import { VmNicLifecyclePoint } from '../../contracts/vm-nic.ts';
 import type { ApiParams } from '../../core/api/define-api.ts';
 import type { Message } from '../../core/bus/index.ts';
@@ -56,6 +57,14 @@ export function eipNicHandlers(ctx: NodeContext) {
         await withNicLock(ctx, p.vmNicUuid, async () => {
           const target = await checkNicAttachable(db, eip as any, p.vmNicUuid, p.usedIpUuid);
           await setNic(p.eipUuid, target.vmNicUuid, target.guestIp);
+          try {
+            await ctx.extensions.callVeto(EipBackendPoint, 'afterAttached', { eipUuid: p.eipUuid, vmNicUuid: target.vmNicUuid });
+          } catch (e) {
+            // not realized on the VM's host: the attach does not happen
+            await ctx.extensions.callSafe(EipBackendPoint, 'beforeDetached', { eipUuid: p.eipUuid, vmNicUuid: target.vmNicUuid });
+            await setNic(p.eipUuid, null, null);
+            throw e;
+          }
         });
         return loadInventory(db, EipInventory, p.eipUuid);
       });
@@ -67,6 +76,7 @@ export function eipNicHandlers(ctx: NodeContext) {
         const eip = await findRow(db, EipInventory, p.uuid);
         if (!eip) throw notFound(EipInventory, p.uuid);
         if (!eip.vmNicUuid) throw new StratoError(SysErrors.OPERATION_ERROR, `eip[uuid:${p.uuid}] has not attached to any vm nic`);
+        await ctx.extensions.callSafe(EipBackendPoint, 'beforeDetached', { eipUuid: p.uuid, vmNicUuid: eip.vmNicUuid as string });
         await setNic(p.uuid, null, null);
         return loadInventory(db, EipInventory, p.uuid);
       });
@@ -74,6 +84,8 @@ export function eipNicHandlers(ctx: NodeContext) {
 
     async [DETACH_NIC_MESSAGE](msg: Message<{ uuid: string; vmNicUuid: string }>) {
       return queues.submit(eipQueue(msg.body.uuid), async () => {
+        const row = await findRow(db, EipInventory, msg.body.uuid);
+        if (row?.vmNicUuid === msg.body.vmNicUuid) await ctx.extensions.callSafe(EipBackendPoint, 'beforeDetached', { eipUuid: msg.body.uuid, vmNicUuid: msg.body.vmNicUuid });
         await db.updateTable('eip').set({ vmNicUuid: null, guestIp: null, lastOpDate: Date.now() }).where('uuid', '=', msg.body.uuid).where('vmNicUuid', '=', msg.body.vmNicUuid).execute();
         return {};
       });

@@ -1,10 +1,13 @@
 import { HostAllocatorErrors, HostAllocatorStrategyPoint, type AllocateHostReply, type AllocateHostRequest, type HostAllocatorStrategy, type HostCandidate } from '../../contracts/host-allocator.ts';
 import { HostMessages } from '../../contracts/host.ts';
 import { DEFAULT_HOST_ALLOCATOR_STRATEGY } from '../../contracts/offering.ts';
+import { readCache } from '../../core/db/index.ts';
+import { rowsOfText } from '../../core/db/rows-by-key.ts';
 import { StratoError, SysErrors } from '../../core/errors/index.ts';
 import type { NodeContext } from '../../core/node-context.ts';
-import { applyFilters, hostFilters } from './filters.ts';
-import { scopeKey, type HostView, type HostViews } from './host-view.ts';
+import { applyFilters, hostFilters, type HostFilter } from './filters.ts';
+import { CAPACITY_BLIND_VIEW_TTL_MS, scopeKey, type HostView, type HostViews } from './host-view.ts';
+import { defaultStrategy, lastHostPreferred } from './strategies.ts';
 
 const HOST_TAG_PREFIX = 'hostTag::';
 /** At most this many rejected hosts are named in an error (the rest are counted). */
@@ -30,10 +33,14 @@ export async function allocateHost(ctx: NodeContext, r: AllocateHostRequest, vie
   let strategyName = r.allocatorStrategy;
   const requiredTags = new Set(r.requiredHostTags ?? []);
   if (r.instanceOfferingUuid) {
-    const offering = await db.selectFrom('instance_offering').select(['uuid', 'allocatorStrategy']).where('uuid', '=', r.instanceOfferingUuid).executeTakeFirst();
-    if (!offering) throw new StratoError(SysErrors.RESOURCE_NOT_FOUND, `unable to find InstanceOffering[uuid:${r.instanceOfferingUuid}]`);
+    const offeringUuid = r.instanceOfferingUuid;
+    // An offering and its tags change only when an operator edits them: cached until their tables are written.
+    const { offering, tags } = await readCache(db).get(`hostAllocator.offering:${offeringUuid}`, ['instance_offering', 'system_tag'], async () => ({
+      offering: await db.selectFrom('instance_offering').select(['uuid', 'allocatorStrategy']).where('uuid', '=', offeringUuid).executeTakeFirst(),
+      tags: await db.selectFrom('system_tag').select('tag').where('resourceUuid', '=', offeringUuid).where('tag', 'like', `${HOST_TAG_PREFIX}%`).execute(),
+    }));
+    if (!offering) throw new StratoError(SysErrors.RESOURCE_NOT_FOUND, `unable to find InstanceOffering[uuid:${offeringUuid}]`);
     strategyName ??= offering.allocatorStrategy as string;
-    const tags = await db.selectFrom('system_tag').select('tag').where('resourceUuid', '=', r.instanceOfferingUuid).where('tag', 'like', `${HOST_TAG_PREFIX}%`).execute();
     for (const t of tags) requiredTags.add((t.tag as string).slice(HOST_TAG_PREFIX.length));
   }
   strategyName ??= DEFAULT_HOST_ALLOCATOR_STRATEGY;
@@ -43,7 +50,8 @@ export async function allocateHost(ctx: NodeContext, r: AllocateHostRequest, vie
   const scope = scopeKey(r.zoneUuid, r.clusterUuids);
   // A named host or required tags make a small or unusual scope: read it fresh.
   if (views && !r.hostUuid && !requiredTags.size) {
-    const view = await views.obtain(scope, () => loadHosts(db, r));
+    const capacityBlind = strategy === defaultStrategy || strategy === lastHostPreferred;
+    const view = await views.obtain(scope, () => loadHosts(db, r), capacityBlind ? CAPACITY_BLIND_VIEW_TTL_MS : undefined);
     const picked = await allocateFromView(ctx, r, view, { strategy, strategyName, memoryCharged });
     if (picked) {
       views.adjust(picked.hostUuid, -r.cpuNum, -memoryCharged);
@@ -107,6 +115,44 @@ async function loadHosts(db: NodeContext['db'], r: AllocateHostRequest): Promise
 /** At most this many hosts picked from a view are tried before the allocation reads the hosts afresh. */
 const VIEW_TRIES = 5;
 
+/** Views smaller than this are filtered whole; larger ones are sampled by the random strategies. */
+const SAMPLE_ABOVE = 64;
+/** Random probes into a large view before it is filtered whole. */
+const MAX_PROBES = 64;
+
+/**
+ * For the strategies that order hosts at random (default, last-host-preferred after the last host), up
+ * to `VIEW_TRIES` qualifying hosts drawn at random from a large view, instead of filtering every host of
+ * the zone per allocation (O(hosts): ≈ 1–2 ms of CPU at 10,000 hosts). Rejection sampling keeps the
+ * pick uniform among the hosts that qualify, as the strategies' shuffle of all of them was, and a
+ * last host that qualifies is kept, so the strategy still puts it first (ZStack's allocator also
+ * limits its candidates). Undefined (filter the whole view) for ordered strategies, small views, or
+ * when the probes found nothing (few hosts qualify).
+ */
+export function sampleQualifying(view: HostView, filters: readonly HostFilter[], strategy: HostAllocatorStrategy, lastHostUuid?: string): HostCandidate[] | undefined {
+  const n = view.hosts.length;
+  if (n <= SAMPLE_ABOVE || (strategy !== defaultStrategy && strategy !== lastHostPreferred)) return undefined;
+  const qualifies = (h: HostCandidate) => filters.every((f) => f.reject(h) === undefined);
+  const out: HostCandidate[] = [];
+  const seen = new Set<HostCandidate>();
+  const last = lastHostUuid ? view.byUuid.get(lastHostUuid) : undefined;
+  if (strategy === lastHostPreferred && last && qualifies(last)) {
+    out.push(last);
+    seen.add(last);
+  }
+  for (let i = 0; i < MAX_PROBES && out.length < VIEW_TRIES; i++) {
+    const h = view.hosts[Math.floor(Math.random() * n)];
+    if (seen.has(h)) continue;
+    seen.add(h);
+    if (qualifies(h)) out.push(h);
+  }
+  return out.length ? out : undefined;
+}
+
+/** One picked host as it is now, with its cluster's state (once per allocation: SQL text built once). */
+const FRESH_HOST_SQL = 'select h.`state`, h.`status`, h.`hypervisorType`, h.`totalCpuCapacity`, h.`availableCpuCapacity`, h.`totalMemoryCapacity`, h.`availableMemoryCapacity`, c.`state` as `clusterState` '
+  + 'from `host` as h inner join `cluster` as c on c.`uuid` = h.`clusterUuid` where h.`uuid` = ?';
+
 /**
  * The fast path: filter and order the view's hosts, then for each pick, re-read that one host (and its
  * cluster's state) and reserve on it if it still qualifies. Undefined when nothing in the view worked:
@@ -114,13 +160,11 @@ const VIEW_TRIES = 5;
  */
 async function allocateFromView(ctx: NodeContext, r: AllocateHostRequest, view: HostView, o: { strategy: HostAllocatorStrategy; strategyName: string; memoryCharged: number }): Promise<AllocateHostReply | undefined> {
   const filters = hostFilters({ request: r, clusterStates: view.clusterStates, hostTags: new Map(), requiredTags: [], memoryCharged: o.memoryCharged });
-  const { candidates } = applyFilters(view.hosts, filters);
+  const candidates = sampleQualifying(view, filters, o.strategy, r.lastHostUuid) ?? applyFilters(view.hosts, filters).candidates;
   if (!candidates.length) return undefined;
   const ordered = await o.strategy.sort(candidates, { request: r, random: Math.random });
   for (const host of ordered.slice(0, VIEW_TRIES)) {
-    const fresh = await ctx.db.selectFrom('host as h').innerJoin('cluster as c', 'c.uuid', 'h.clusterUuid')
-      .select(['h.state', 'h.status', 'h.hypervisorType', 'h.totalCpuCapacity', 'h.availableCpuCapacity', 'h.totalMemoryCapacity', 'h.availableMemoryCapacity', 'c.state as clusterState'])
-      .where('h.uuid', '=', host.uuid).executeTakeFirst();
+    const [fresh] = await rowsOfText(ctx.db, FRESH_HOST_SQL, [host.uuid]);
     const cached = view.byUuid.get(host.uuid)!;
     if (!fresh) {
       cached.state = 'Deleted';

@@ -1,5 +1,7 @@
 import { HOST_TAG_SYSTEM_TAG, HostAllocatorMessages, HostAllocatorStrategyPoint, type AllocateHostRequest, type ReleaseHostRequest } from '../../contracts/host-allocator.ts';
-import { HostEvents, HostMessages } from '../../contracts/host.ts';
+import { ClusterLifecyclePoint } from '../../contracts/cluster.ts';
+import { AfterHostConnected, HostEvents, HostLifecyclePoint, HostMessages } from '../../contracts/host.ts';
+import { noRollback } from '../../core/flow/index.ts';
 import { serviceFromHandlers, type Message } from '../../core/bus/index.ts';
 import type { ServiceModule } from '../../core/node-context.ts';
 import { allocateHost } from './allocator.ts';
@@ -20,6 +22,13 @@ export const hostAllocatorService: ServiceModule = {
     const views = new HostViews();
     // A host that connects or disconnects anywhere changes what every node may pick.
     ctx.bus.subscribe(HostEvents.statusChanged, () => views.clear());
+    // So do, on this node, a host's or cluster's state change and a (re)connect, which may bring new capacity
+    // totals without a status change (a Connected host reconnected): a view may be kept for seconds
+    // (CAPACITY_BLIND_VIEW_TTL_MS), and a host it holds as unable would be passed over meanwhile. A view
+    // read while a host was between states (Connecting, PreMaintenance) is kept only briefly (host-view.ts).
+    ctx.extensions.registerObserver(HostLifecyclePoint, { afterChangeState: () => views.clear() }, { by: 'hostAllocator' });
+    ctx.extensions.registerObserver(ClusterLifecyclePoint, { afterChangeState: () => views.clear() }, { by: 'hostAllocator' });
+    ctx.flows.insert(AfterHostConnected, { name: 'host-allocator-forget-views', run: () => views.clear(), rollback: noRollback });
     ctx.bus.registerService(
       serviceFromHandlers('hostAllocator', {
         [HostAllocatorMessages.allocate]: (msg: Message<AllocateHostRequest>) => allocateHost(ctx, msg.body, views),

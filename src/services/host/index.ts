@@ -1,3 +1,4 @@
+import { AgentTokenResolverPoint } from '../../contracts/agent-report.ts';
 import { serviceFromHandlers } from '../../core/bus/index.ts';
 import type { NodeContext, ServiceModule } from '../../core/node-context.ts';
 import { hostApis } from './apis.ts';
@@ -34,6 +35,10 @@ export const hostService: ServiceModule = {
     const { setStatus, ...messages } = handlers;
     ctx.bus.registerService(serviceFromHandlers('host', messages));
     trackers.set(ctx, new HostPingTracker(ctx, pingInterval, autoReconnect, setStatus));
+    // A host's agent signs its reports with the token issued when the host was added.
+    ctx.extensions.registerObserver(AgentTokenResolverPoint, {
+      tokenOf: async (uuid) => (await ctx.db.selectFrom('host').select('agentToken').where('uuid', '=', uuid).executeTakeFirst())?.agentToken as string | undefined,
+    }, { by: 'host' });
   },
   start(ctx) {
     trackers.get(ctx)?.start();

@@ -7,13 +7,26 @@ import { reachHost } from './host-agent.ts';
  * ZStack's HostTracker: every `host.ping.interval` seconds, ping each host this node owns on the ring.
  * A failed ping marks a Connected host Disconnected; with `host.connection.autoReconnectOnError` a
  * Disconnected host is reconnected (through its queue). Hosts being connected are left alone.
+ *
+ * The first round runs as the node starts (a restarted node learns at once which hosts still answer,
+ * as ZStack's `host.load.all` does at boot), at most PARALLELISM pings in flight. Later rounds spread
+ * their pings evenly across the interval instead of sending all at once: with 10,000 hosts a round
+ * at once meant 10,000 concurrent calls every minute (a burst of CPU, memory and event-loop lag that
+ * API calls queued behind); spread, it is ≈ 170 pings a second.
  */
+const PARALLELISM = 100;
+/** Spread rounds send a slice of their hosts this often. */
+const TICK_MS = 250;
+
 export class HostPingTracker {
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
   #round: Promise<void> = Promise.resolve();
   #running = false;
   #offChange: (() => void) | undefined;
+  /** Set when the interval changes or the tracker stops mid-round: the round sends the rest at once (or stops). */
+  #hurry = false;
+  #wake: (() => void) | undefined;
 
   constructor(
     private readonly ctx: NodeContext,
@@ -25,40 +38,82 @@ export class HostPingTracker {
   start(): void {
     // A new interval applies at once, not after the old one has elapsed once more.
     this.#offChange = this.interval.onChange(() => {
-      if (this.#running || this.#stopped) return;
+      if (this.#stopped) return;
+      if (this.#running) {
+        // A spread round would go on at the old pace: it sends the rest now, and the next follows the new interval.
+        this.#hurry = true;
+        this.#wake?.();
+        return;
+      }
       if (this.#timer) clearTimeout(this.#timer);
-      this.#schedule();
+      this.#schedule(this.interval.get() * 1000, true);
     });
-    this.#schedule();
+    this.#schedule(0, false);
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#offChange?.();
     if (this.#timer) clearTimeout(this.#timer);
+    this.#wake?.();
     await this.#round;
   }
 
-  #schedule(): void {
+  #schedule(delayMs: number, spread: boolean): void {
     if (this.#stopped) return;
     this.#timer = setTimeout(() => {
       this.#running = true;
-      this.#round = this.pingAll()
+      this.#hurry = false;
+      const started = Date.now();
+      this.#round = (spread ? this.#spreadRound() : this.pingAll())
         .catch((err) => this.ctx.log.warn({ err }, 'host ping round failed'))
         .finally(() => {
           this.#running = false;
-          this.#schedule();
+          // Rounds start an interval apart (a spread round already took most of it).
+          const intervalMs = this.interval.get() * 1000;
+          this.#schedule(this.#hurry ? intervalMs : Math.max(0, started + intervalMs - Date.now()), true);
         });
-    }, this.interval.get() * 1000);
+    }, delayMs);
     this.#timer.unref();
   }
 
-  /** One round (also called by tests). */
-  async pingAll(): Promise<void> {
+  async #ownHosts(): Promise<Array<{ uuid: string; status: string }>> {
     const { db, bus } = this.ctx;
     const rows = await db.selectFrom('host').select(['uuid', 'status']).where('status', '!=', 'Connecting').execute();
-    const mine = rows.filter((r) => bus.isOwnedHere(r.uuid as string));
-    await Promise.all(mine.map((r) => this.#pingOne(r.uuid as string, r.status as string)));
+    return rows.filter((r) => bus.isOwnedHere(r.uuid as string)) as Array<{ uuid: string; status: string }>;
+  }
+
+  /** Every host now, at most PARALLELISM in flight (the first round; also called by tests). */
+  async pingAll(): Promise<void> {
+    const mine = await this.#ownHosts();
+    let next = 0;
+    await Promise.all(Array.from({ length: Math.min(PARALLELISM, mine.length) }, async () => {
+      while (next < mine.length && !this.#stopped) {
+        const h = mine[next++];
+        await this.#pingOne(h.uuid, h.status);
+      }
+    }));
+  }
+
+  /** Every host once, in slices sent TICK_MS apart across the interval. */
+  async #spreadRound(): Promise<void> {
+    const mine = await this.#ownHosts();
+    const ticks = Math.max(1, Math.min(mine.length, Math.floor((this.interval.get() * 1000) / TICK_MS)));
+    const perTick = Math.ceil(mine.length / ticks);
+    const inFlight: Array<Promise<void>> = [];
+    for (let i = 0; i < mine.length && !this.#stopped; i += perTick) {
+      if (i > 0 && !this.#hurry) await new Promise<void>((r) => {
+        const t = setTimeout(r, TICK_MS);
+        this.#wake = () => {
+          clearTimeout(t);
+          r();
+        };
+      });
+      this.#wake = undefined;
+      if (this.#stopped) break;
+      inFlight.push(...mine.slice(i, i + perTick).map((h) => this.#pingOne(h.uuid, h.status)));
+    }
+    await Promise.all(inFlight);
   }
 
   async #pingOne(uuid: string, status: string): Promise<void> {

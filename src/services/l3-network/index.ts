@@ -7,6 +7,7 @@ import { createL3Chain } from './flows/create-l3-chain.ts';
 import { l3Handlers } from './handlers.ts';
 import { ipamHandlers } from './ipam-handlers.ts';
 import { l3Inventories, l3NetworkMigration } from './schema.ts';
+import { usedIpIndexesMigration } from './used-ip-indexes.ts';
 
 /**
  * L3 networks (IPv4 only): IP ranges by addresses or CIDR, DNS servers, and the IPAM that gives
@@ -14,7 +15,7 @@ import { l3Inventories, l3NetworkMigration } from './schema.ts';
  */
 export const l3NetworkService: ServiceModule = {
   id: 'l3Network',
-  migrations: [l3NetworkMigration],
+  migrations: [l3NetworkMigration, usedIpIndexesMigration],
   inventories: l3Inventories,
   apis: l3NetworkApis,
   setup(ctx) {

@@ -1,6 +1,7 @@
 import { L3NetworkMessages, type AllocateIpRequest, type ReleaseIpRequest } from '../../contracts/network.ts';
 import type { ApiParams } from '../../core/api/define-api.ts';
 import type { Message } from '../../core/bus/index.ts';
+import { readCache } from '../../core/db/index.ts';
 import { StratoError, SysErrors } from '../../core/errors/index.ts';
 import type { NodeContext } from '../../core/node-context.ts';
 import { findRow } from '../../core/resource/resource-store.ts';
@@ -19,7 +20,9 @@ export function ipamHandlers(ctx: NodeContext) {
 
   return {
     async [L3NetworkMessages.allocateIp](msg: Message<AllocateIpRequest>) {
-      await requireL3(msg.body.l3NetworkUuid);
+      // Every NIC made asks here: whether the L3 exists comes from the read cache (fresh after any write to l3_network).
+      const uuid = msg.body.l3NetworkUuid;
+      if (!(await readCache(db).get(`l3.exists:${uuid}`, ['l3_network'], async () => Boolean(await findRow(db, L3NetworkInventory, uuid))))) throw l3NotFound(uuid);
       return allocateIp(db, msg.body);
     },
 

@@ -6,6 +6,7 @@ import { newUuid } from '../../core/util/uuid.ts';
 import { ipToLong, isIpv4, longToIp } from './ipv4.ts';
 import { UsedIpInventory } from './schema.ts';
 import { isUniqueViolation } from '../../core/db/unique-violation.ts';
+import { readCache } from '../../core/db/read-cache.ts';
 
 /**
  * The IPAM: an address is allocated by INSERTing its `used_ip` row; UNIQUE (l3NetworkUuid,
@@ -31,7 +32,12 @@ const MAX_ATTEMPTS = 64;
  */
 const pendingByDb = new WeakMap<Kysely<any>, Set<string>>();
 
+/** The IP ranges of an L3 network (one range when named), by start address; read through the read cache (ranges change seldom). */
 export async function rangesOf(db: Kysely<any>, l3NetworkUuid: string, ipRangeUuid?: string): Promise<IpRangeRow[]> {
+  return [...(await readCache(db).get(`l3.rangesOf:${l3NetworkUuid}:${ipRangeUuid ?? ''}`, ['ip_range'], () => readRanges(db, l3NetworkUuid, ipRangeUuid)))];
+}
+
+async function readRanges(db: Kysely<any>, l3NetworkUuid: string, ipRangeUuid?: string): Promise<IpRangeRow[]> {
   let q = db.selectFrom('ip_range').select(['uuid', 'l3NetworkUuid', 'startIpInLong', 'endIpInLong', 'netmask', 'gateway']).where('l3NetworkUuid', '=', l3NetworkUuid);
   if (ipRangeUuid) q = q.where('uuid', '=', ipRangeUuid);
   const rows = await q.orderBy('startIpInLong').execute();
@@ -153,8 +159,9 @@ export async function allocateIp(db: Kysely<any>, req: AllocateIpRequest): Promi
     const choice = await pick(db, ranges, req.allocatorStrategy, attempt);
     if (!choice) throw new StratoError(L3Errors.ALLOCATE_IP_ERROR, `no free IP on the L3 network ${req.l3NetworkUuid}${req.ipRangeUuid ? ` in the IP range ${req.ipRangeUuid}` : ''}`);
     // Step over addresses this process is inserting right now: they would only lose the UNIQUE race.
+    const busy = (a: number) => inFlight.has(`${choice.range.l3NetworkUuid}/${a}`);
     let ip: number | undefined = choice.ip;
-    while (ip !== undefined && inFlight.has(`${choice.range.l3NetworkUuid}/${ip}`)) ip = await lowestFreeFrom(db, choice.range, ip + 1);
+    while (ip !== undefined && busy(ip)) ip = await freeAndIdleFrom(db, choice.range, ip + 1, inFlight.size, busy);
     ip ??= choice.ip;
     const key = `${choice.range.l3NetworkUuid}/${ip}`;
     inFlight.add(key);
@@ -167,6 +174,25 @@ export async function allocateIp(db: Kysely<any>, req: AllocateIpRequest): Promi
     }
   }
   throw new StratoError(L3Errors.ALLOCATE_IP_ERROR, `could not allocate an IP on the L3 network ${req.l3NetworkUuid} after ${MAX_ATTEMPTS} concurrent attempts`);
+}
+
+/**
+ * The lowest address at or above `from` that is neither used nor `busy` (being inserted by this
+ * process). Concurrent creates fill a range from the bottom, so in-flight and just-committed addresses
+ * interleave above the lowest free one: one read of the used addresses in a window as wide as the
+ * in-flight set answers in one round trip what a lookup per address took (~20 per create on MariaDB
+ * with 100 creates in flight).
+ */
+async function freeAndIdleFrom(db: Kysely<any>, range: IpRangeRow, from: number, inFlight: number, busy: (ip: number) => boolean): Promise<number | undefined> {
+  for (let start: number | undefined = from; start !== undefined && start <= range.endIpInLong;) {
+    const until = Math.min(range.endIpInLong, start + inFlight + 16);
+    const used = new Set((await db.selectFrom('used_ip').select('ipInLong').where('l3NetworkUuid', '=', range.l3NetworkUuid).where('ipInLong', '>=', start).where('ipInLong', '<=', until).execute()).map((r) => Number(r.ipInLong)));
+    for (let a = start; a <= until; a++) if (!used.has(a) && !busy(a)) return a;
+    // All taken: past a dense run the index answers in two reads (lowestFreeFrom), not a window at a time.
+    start = await lowestFreeFrom(db, range, until + 1);
+    if (start !== undefined && !busy(start)) return start;
+  }
+  return undefined;
 }
 
 /** Up to `limit` free addresses of the ranges, in order, from `start` (ZStack's GetFreeIp). */

@@ -114,6 +114,15 @@ export class Sharing {
     const children = await this.access.childrenOf(resourceUuid);
     if (children.length > 0 && existing) {
       await this.db.updateTable(OWNERSHIP_TABLES.owners).set({ accountUuid, lastOpDate: now }).where('resourceUuid', 'in', children).where('accountUuid', '=', existing.accountUuid).execute();
+      // A create's children get their owner rows just after its reply (the ownership interceptor's afterReply):
+      // a change right after the create can find none yet. Written here first, the late insert finds them taken.
+      const owned = await ownersOf(this.db, children);
+      for (const child of children.filter((c) => !owned.has(c))) {
+        const def = await this.access.inventoryOf(child);
+        if (!def) continue;
+        await this.db.insertInto(OWNERSHIP_TABLES.owners).values({ resourceUuid: child, accountUuid, resourceType: def.resourceType, createDate: now, lastOpDate: now }).execute()
+          .catch(() => this.db.updateTable(OWNERSHIP_TABLES.owners).set({ accountUuid, lastOpDate: now }).where('resourceUuid', '=', child).where('accountUuid', '=', existing.accountUuid).execute());
+      }
     }
     const out = await this.db.selectFrom(OWNERSHIP_TABLES.owners).selectAll().where('resourceUuid', '=', resourceUuid).executeTakeFirstOrThrow();
     return { inventory: rowToInventory(AccountResourceRefInventory, out), from: existing?.accountUuid ?? ADMIN_ACCOUNT_UUID, type };

@@ -44,30 +44,38 @@ export function spaceHandlers(ctx: NodeContext, ratio: ConfigHandle<number>) {
     throw insufficient(req.size, req.clusterUuid ? `attached to cluster ${req.clusterUuid}` : `in zone ${req.zoneUuid}`);
   }
 
-  /** The image's copy in this storage's cache, downloaded (and its space reserved) on first use; one download per image and storage at a time. */
-  async function imageCache(ps: PrimaryStorageView, imageUuid: string): Promise<{ imageUuid: string; installUrl: string }> {
+  /**
+   * The image's copy in this storage's cache, downloaded (and its space reserved) on first use; one download per image and storage at a time.
+   * The row charges one copy; a backend keeping more (local storage: one per host) charges the others itself.
+   */
+  /** Where a connected backup storage of the storage's zone has the Ready image. */
+  async function sourceOf(ps: PrimaryStorageView, imageUuid: string): Promise<ImageCacheSource> {
+    const image = await db.selectFrom('image').selectAll().where('uuid', '=', imageUuid).executeTakeFirst();
+    if (!image) throw new StratoError(SysErrors.RESOURCE_NOT_FOUND, `unable to find Image[uuid:${imageUuid}]`);
+    if (image.status !== 'Ready') throw new StratoError(SysErrors.OPERATION_ERROR, `image ${imageUuid} is ${String(image.status)}, not Ready`);
+    const ref = await db
+      .selectFrom('image_backup_storage_ref as r')
+      .innerJoin('backup_storage as b', 'b.uuid', 'r.backupStorageUuid')
+      .innerJoin('backup_storage_zone_ref as z', 'z.backupStorageUuid', 'b.uuid')
+      .select(['r.backupStorageUuid', 'r.installPath'])
+      .where('r.imageUuid', '=', imageUuid).where('r.status', '=', 'Ready').where('b.status', '=', 'Connected').where('z.zoneUuid', '=', ps.zoneUuid)
+      .executeTakeFirst();
+    if (!ref?.installPath) throw new StratoError(SysErrors.OPERATION_ERROR, `image ${imageUuid} is on no connected backup storage of zone ${ps.zoneUuid}`);
+    return {
+      imageUuid, mediaType: String(image.mediaType), format: (image.format as string | null) ?? null, size: Number(image.size ?? 0), actualSize: Number(image.actualSize ?? image.size ?? 0),
+      backupStorageUuid: ref.backupStorageUuid as string, backupStorageInstallPath: String(ref.installPath),
+    };
+  }
+
+  async function imageCache(ps: PrimaryStorageView, imageUuid: string, hostUuid?: string): Promise<{ imageUuid: string; installUrl: string }> {
     return queues.submit(`image-cache-${ps.uuid}-${imageUuid}`, async () => {
       const existing = await db.selectFrom('image_cache').select('installUrl').where('primaryStorageUuid', '=', ps.uuid).where('imageUuid', '=', imageUuid).executeTakeFirst();
       if (existing) return { imageUuid, installUrl: existing.installUrl as string };
-      const image = await db.selectFrom('image').selectAll().where('uuid', '=', imageUuid).executeTakeFirst();
-      if (!image) throw new StratoError(SysErrors.RESOURCE_NOT_FOUND, `unable to find Image[uuid:${imageUuid}]`);
-      if (image.status !== 'Ready') throw new StratoError(SysErrors.OPERATION_ERROR, `image ${imageUuid} is ${String(image.status)}, not Ready`);
-      const ref = await db
-        .selectFrom('image_backup_storage_ref as r')
-        .innerJoin('backup_storage as b', 'b.uuid', 'r.backupStorageUuid')
-        .innerJoin('backup_storage_zone_ref as z', 'z.backupStorageUuid', 'b.uuid')
-        .select(['r.backupStorageUuid', 'r.installPath'])
-        .where('r.imageUuid', '=', imageUuid).where('r.status', '=', 'Ready').where('b.status', '=', 'Connected').where('z.zoneUuid', '=', ps.zoneUuid)
-        .executeTakeFirst();
-      if (!ref) throw new StratoError(SysErrors.OPERATION_ERROR, `image ${imageUuid} is on no connected backup storage of zone ${ps.zoneUuid}`);
-      const source: ImageCacheSource = {
-        imageUuid, mediaType: String(image.mediaType), format: (image.format as string | null) ?? null, size: Number(image.size ?? 0), actualSize: Number(image.actualSize ?? image.size ?? 0),
-        backupStorageUuid: ref.backupStorageUuid as string, backupStorageInstallPath: String(ref.installPath),
-      };
+      const source = await sourceOf(ps, imageUuid);
       const amount = charged(source.actualSize, ratio.get());
       if (!(await tryReserve(db, ps.uuid, amount))) throw insufficient(source.actualSize, `${ps.uuid} (image cache of ${imageUuid})`);
       try {
-        const { installUrl } = await backendOf(ps).downloadImageToCache(ps, source);
+        const { installUrl } = await backendOf(ps).downloadImageToCache(ps, source, hostUuid);
         const now = Date.now();
         await db.insertInto('image_cache').values({ id: newUuid(), primaryStorageUuid: ps.uuid, imageUuid, installUrl, mediaType: source.mediaType, size: source.actualSize, state: 'ready', charged: amount, createDate: now, lastOpDate: now }).execute();
         return { imageUuid, installUrl };
@@ -80,6 +88,9 @@ export function spaceHandlers(ctx: NodeContext, ratio: ConfigHandle<number>) {
 
   return {
     [PrimaryStorageMessages.allocateSpace]: (msg: Message<AllocateSpaceRequest>) => allocate(msg.body),
+    async [PrimaryStorageMessages.imageCacheSource](msg: Message<{ primaryStorageUuid: string; imageUuid: string }>): Promise<ImageCacheSource> {
+      return sourceOf(await loadPrimaryStorage(db, msg.body.primaryStorageUuid), msg.body.imageUuid);
+    },
 
     async [PrimaryStorageMessages.releaseSpace](msg: Message<ReleaseSpaceRequest>) {
       await release(db, msg.body.primaryStorageUuid, msg.body.charged);
@@ -91,7 +102,7 @@ export function spaceHandlers(ctx: NodeContext, ratio: ConfigHandle<number>) {
       const ps = await loadPrimaryStorage(db, primaryStorageUuid);
       mustBeUsable(ps);
       if (!imageUuid) return backendOf(ps).createEmptyVolume(ps, volume);
-      return backendOf(ps).createVolumeFromCache(ps, volume, await imageCache(ps, imageUuid));
+      return backendOf(ps).createVolumeFromCache(ps, volume, await imageCache(ps, imageUuid, volume.hostUuid));
     },
 
     async [PrimaryStorageMessages.resizeVolume](msg: Message<{ primaryStorageUuid: string; volumeUuid: string; installPath: string; size: number }>) {

@@ -1,4 +1,4 @@
-import { SecurityGroupEvents, SecurityGroupMembershipPoint, SecurityGroupMessages } from '../../contracts/security-group.ts';
+import { SecurityGroupEvents, SecurityGroupMembershipPoint, SecurityGroupMessages, type SecurityGroupRulesChangedEvent } from '../../contracts/security-group.ts';
 import type { Message } from '../../core/bus/index.ts';
 import type { CascadeEntry } from '../../core/cascade/index.ts';
 import { StratoError } from '../../core/errors/index.ts';
@@ -64,7 +64,11 @@ export function securityGroupDeleteHandler(ctx: NodeContext) {
       void bus.publish(SecurityGroupEvents.rulesChanged, { securityGroupUuid: uuid, addedRuleUuids: [], deletedRuleUuids: own, reason: 'groupDeleted' });
       const byGroup = new Map<string, string[]>();
       for (const r of remote) byGroup.set(r.securityGroupUuid as string, [...(byGroup.get(r.securityGroupUuid as string) ?? []), r.uuid as string]);
-      for (const [other, deleted] of byGroup) void bus.publish(SecurityGroupEvents.rulesChanged, { securityGroupUuid: other, addedRuleUuids: [], deletedRuleUuids: deleted, reason: 'remoteGroupDeleted' });
+      for (const [other, deleted] of byGroup) {
+        const e: SecurityGroupRulesChangedEvent = { securityGroupUuid: other, addedRuleUuids: [], deletedRuleUuids: deleted, reason: 'remoteGroupDeleted' };
+        await ctx.extensions.callSafe(SecurityGroupMembershipPoint, 'afterRulesChanged', e);
+        void bus.publish(SecurityGroupEvents.rulesChanged, e);
+      }
       return {};
     });
 }

@@ -1,4 +1,4 @@
-import { SecurityGroupEvents, type SecurityGroupRulesChangedEvent } from '../../contracts/security-group.ts';
+import { SecurityGroupEvents, SecurityGroupMembershipPoint, type SecurityGroupRulesChangedEvent } from '../../contracts/security-group.ts';
 import type { ApiParams } from '../../core/api/define-api.ts';
 import type { Message } from '../../core/bus/index.ts';
 import { isUniqueViolation } from '../../core/db/unique-violation.ts';
@@ -33,7 +33,10 @@ export function securityGroupHandlers(ctx: NodeContext) {
     if (!row) throw notFound(SecurityGroupInventory, uuid);
     return row;
   };
-  const rulesChanged = (e: SecurityGroupRulesChangedEvent) => void bus.publish(SecurityGroupEvents.rulesChanged, e);
+  const rulesChanged = async (e: SecurityGroupRulesChangedEvent) => {
+    await ctx.extensions.callSafe(SecurityGroupMembershipPoint, 'afterRulesChanged', e);
+    void bus.publish(SecurityGroupEvents.rulesChanged, e);
+  };
 
   return {
     async CreateSecurityGroup(msg: Message<ApiParams<typeof CreateSecurityGroup>>) {
@@ -58,7 +61,7 @@ export function securityGroupHandlers(ctx: NodeContext) {
       return queues.submit(sgQueue(p.uuid), async () => {
         const before = await requireGroup(p.uuid);
         await patchRow(db, SecurityGroupInventory, p.uuid, { state: stateAfter(p.stateEvent) });
-        if (before.state !== stateAfter(p.stateEvent)) rulesChanged({ securityGroupUuid: p.uuid, addedRuleUuids: [], deletedRuleUuids: [], reason: 'stateChanged' });
+        if (before.state !== stateAfter(p.stateEvent)) await rulesChanged({ securityGroupUuid: p.uuid, addedRuleUuids: [], deletedRuleUuids: [], reason: 'stateChanged' });
         return fullSecurityGroup(ctx, p.uuid);
       });
     },
@@ -87,7 +90,7 @@ export function securityGroupHandlers(ctx: NodeContext) {
         const now = Date.now();
         const rows = rules.map((r) => ({ uuid: newUuid(), securityGroupUuid: p.securityGroupUuid, priority: 1, ...r, createDate: now, lastOpDate: now }));
         await db.insertInto('security_group_rule').values(rows).execute();
-        rulesChanged({ securityGroupUuid: p.securityGroupUuid, addedRuleUuids: rows.map((r) => r.uuid), deletedRuleUuids: [], reason: 'rulesAdded' });
+        await rulesChanged({ securityGroupUuid: p.securityGroupUuid, addedRuleUuids: rows.map((r) => r.uuid), deletedRuleUuids: [], reason: 'rulesAdded' });
         return fullSecurityGroup(ctx, p.securityGroupUuid);
       });
     },
@@ -102,7 +105,7 @@ export function securityGroupHandlers(ctx: NodeContext) {
       return queues.submit(sgQueue(sgUuid), async () => {
         const uuids = found.map((r) => r.uuid as string);
         await db.deleteFrom('security_group_rule').where('uuid', 'in', uuids).execute();
-        rulesChanged({ securityGroupUuid: sgUuid, addedRuleUuids: [], deletedRuleUuids: uuids, reason: 'rulesDeleted' });
+        await rulesChanged({ securityGroupUuid: sgUuid, addedRuleUuids: [], deletedRuleUuids: uuids, reason: 'rulesDeleted' });
         return fullSecurityGroup(ctx, sgUuid);
       });
     },

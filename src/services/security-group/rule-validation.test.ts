@@ -15,7 +15,7 @@ describe('security group rule validation', () => {
     expect(cidrVersion('10.0.0.0/8')).toBe(4);
     expect(cidrVersion('0.0.0.0/0')).toBe(4);
     expect(cidrVersion('fd00::/64')).toBe(6);
-    for (const bad of ['10.0.0.0', '10.0.0.0/33', '300.0.0.0/8', 'fd00::/129', 'x/1', '10.0.0.0/-1']) expect(cidrVersion(bad), bad).toBeUndefined();
+    for (const bad of ['10.0.0.0', '10.0.0.0/33', '300.0.0.0/8', 'fd00::/129', 'x/1', '10.0.0.0/-1', 'fe80::1%eth0/64']) expect(cidrVersion(bad), bad).toBeUndefined();
   });
 
   it('defaults ICMP and ALL ports to -1 and the CIDR to the world of the rule version', () => {

@@ -38,7 +38,7 @@ export function cidrVersion(cidr: string): 4 | 6 | undefined {
   if (!m) return undefined;
   const prefix = Number(m[2]);
   if (isIPv4(m[1]) && prefix <= 32) return 4;
-  if (isIPv6(m[1]) && prefix <= 128) return 6;
+  if (isIPv6(m[1]) && !m[1].includes('%') && prefix <= 128) return 6; // a zone (fe80::1%eth0) means nothing to a host's firewall
   return undefined;
 }
 

@@ -74,6 +74,8 @@ export const MigrateVm = defineApi({
   params: { uuid: P.uuid(), hostUuid: Type.Optional(P.uuid()) },
   resourceUuidParam: 'uuid',
   result: { inventory: 'VmInstanceInventory' },
+  // Local disks are copied along: large ones take long (the agents' calls are bounded by this).
+  timeoutMs: 3 * 3600_000,
   description: 'Live-migrate a running VM to another host: the one given, or one the allocator chooses (never its current host)',
 });
 

@@ -1,6 +1,8 @@
 import type { CreateVmCtx, PlannedNic, PlannedVolume } from '../../contracts/vm.ts';
 import { VmEvents, VmLifecyclePoint, type VmInstanceView } from '../../contracts/vm.ts';
 import type { ApiParams } from '../../core/api/define-api.ts';
+import { readCache } from '../../core/db/index.ts';
+import { rowByKey } from '../../core/db/rows-by-key.ts';
 import type { Message } from '../../core/bus/index.ts';
 import { StratoError, SysErrors } from '../../core/errors/index.ts';
 import type { FlowChain } from '../../core/flow/index.ts';
@@ -12,6 +14,8 @@ import { loadVm, vmInventory } from './vm-store.ts';
 
 export const vmQueueOf = (uuid: string) => `vm-${uuid}`;
 
+const RARELY_WRITTEN = new Set(['image', 'instance_offering', 'disk_offering', 'l3_network', 'zone', 'cluster']);
+
 const notFound = (what: string, uuid: string) => new StratoError(SysErrors.RESOURCE_NOT_FOUND, `unable to find ${what}[uuid:${uuid}]`);
 
 /**
@@ -20,7 +24,13 @@ const notFound = (what: string, uuid: string) => new StratoError(SysErrors.RESOU
  */
 export function createVmHandler(ctx: NodeContext, deps: { chain: FlowChain<CreateVmCtx>; staticIpTag: SystemTagPattern }) {
   const { db, queues, flowEngine, extensions, bus, inventories } = ctx;
-  const one = (table: string, uuid: string, columns: string[] = ['uuid']) => db.selectFrom(table).select(columns).where('uuid', '=', uuid).executeTakeFirst();
+  const cache = readCache(db);
+  // Images, offerings, L3 networks, zones and clusters change seldom: their rows come from the read cache
+  // (fresh after any write to their table); VMs, hosts and primary storages change with every create.
+  const one = (table: string, uuid: string, columns: string[] = ['uuid']) => {
+    const read = () => rowByKey(db, table, columns, 'uuid', uuid);
+    return RARELY_WRITTEN.has(table) ? cache.get(`vm.create:${table}:${uuid}:${columns.join(',')}`, [table], read) : read();
+  };
 
   return async function createVm(msg: Message<ApiParams<typeof CreateVmInstance>>) {
     const p = msg.body;

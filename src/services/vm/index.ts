@@ -8,6 +8,7 @@ import { VmExpungeTimer } from './expunge-timer.ts';
 import { registerHostMaintenance } from './host-maintenance.ts';
 import { vmQueryIndexesMigration } from './query-indexes.ts';
 import { registerVmSync } from './vm-sync.ts';
+import { registerNetworkFollow } from './network-follow.ts';
 import { createVmHandler } from './create-handler.ts';
 import { createVmChain } from './flows/create-vm-chain.ts';
 import { migrateVmChain } from './flows/migrate-vm-chain.ts';
@@ -57,6 +58,7 @@ export const vmService: ServiceModule = {
     const attachVolume = attachVolumeChain(flowDeps);
     ctx.flows.registerChain(attachVolume);
     registerSnapshotRevertGuard(ctx);
+    registerNetworkFollow(ctx);
     ctx.cascade.register(vmNicCascadeEntry(ctx));
     ctx.extensions.registerStrategy(AgentCommandPoint, REPORT_VM_STATE_PATH, {
       handle: (body) => ctx.bus.call(VM_SERVICE, VmMessages.reportState, body, { resourceUuid: String(body.vmUuid ?? '') }),

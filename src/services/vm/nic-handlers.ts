@@ -10,6 +10,7 @@ import type { NodeContext } from '../../core/node-context.ts';
 import { newUuid } from '../../core/util/uuid.ts';
 import { vmQueueOf } from './create-handler.ts';
 import type { AttachL3NetworkToVm, ChangeInstanceOffering, DetachL3NetworkFromVm } from './nic-apis.ts';
+import { announceNicsLeftHost } from './network-follow.ts';
 import { callHostAgent } from './vm-agent.ts';
 import { changeVmState, loadVm, vmInventory } from './vm-store.ts';
 
@@ -40,6 +41,7 @@ export function nicHandlers(ctx: NodeContext, deps: { attachChain: FlowChain<Att
     await extensions.callSafe(VmNicLifecyclePoint, 'beforeNicsDeleted', [ref]);
     await bus.call('securityGroup', SecurityGroupMessages.removeVmNics, { vmNicUuids: [nic.uuid] });
     await db.deleteFrom('vm_nic').where('uuid', '=', nic.uuid).execute();
+    if (vm.hostUuid && vm.state !== 'Stopped') await announceNicsLeftHost(ctx, vm, vm.hostUuid, [{ uuid: nic.uuid, vmInstanceUuid: vm.uuid, l3NetworkUuid: nic.l3NetworkUuid, ip: nic.ip ?? null, mac: nic.mac, netmask: nic.netmask ?? null, gateway: nic.gateway ?? null, deviceId: Number(nic.deviceId), type: nic.type, internalName: nic.internalName }]);
     if (nic.usedIpUuid) await bus.call('l3Network', L3NetworkMessages.releaseIp, { usedIpUuid: nic.usedIpUuid }, { resourceUuid: nic.l3NetworkUuid });
     if (vm.defaultL3NetworkUuid === nic.l3NetworkUuid) {
       const next = await db.selectFrom('vm_nic').select('l3NetworkUuid').where('vmInstanceUuid', '=', vm.uuid).orderBy('deviceId').executeTakeFirst();

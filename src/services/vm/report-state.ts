@@ -6,6 +6,7 @@ import { findRow } from '../../core/resource/resource-store.ts';
 import { vmQueueOf } from './create-handler.ts';
 import { markVmStopped } from './expunge.ts';
 import { VmInstanceInventory } from './schema.ts';
+import { announceNicsFoundOnHost } from './network-follow.ts';
 import { changeVmState, loadVm } from './vm-store.ts';
 
 /** What agents say (libvirt's words included) in Strato's states. */
@@ -18,6 +19,12 @@ export interface ReportedVmState {
   hostUuid: string;
   vmUuid: string;
   vmState: string;
+  /**
+   * When the agent was asked (a host sync's snapshot of all its VMs, epoch ms). A VM changed after that
+   * (an agent's own report or an operation came in between) keeps its newer state: applying the older
+   * snapshot would, for one, mark a VM Running again right after its report that QEMU died.
+   */
+  observedAt?: number;
 }
 
 /**
@@ -29,9 +36,13 @@ export function reportStateHandler(ctx: NodeContext) {
   const { db, queues, bus, log } = ctx;
   return {
     async [VmMessages.reportState](msg: Message<ReportedVmState>) {
-      const { hostUuid, vmUuid, vmState } = msg.body;
+      const { hostUuid, vmUuid, vmState, observedAt } = msg.body;
       return queues.submit(vmQueueOf(vmUuid), async () => {
         if (!(await findRow(db, VmInstanceInventory, vmUuid))) return { ignored: 'no such VM' };
+        if (observedAt !== undefined) {
+          const row = await db.selectFrom('vm_instance').select('lastOpDate').where('uuid', '=', vmUuid).executeTakeFirst();
+          if (Number(row?.lastOpDate ?? 0) > observedAt) return { ignored: `the VM changed after the host was asked (reported ${vmState})` };
+        }
         const vm: VmInstanceView = await loadVm(db, vmUuid);
         const reported = REPORTED[vmState];
         if (!reported || !SETTLED.includes(vm.state)) return { ignored: `VM is ${vm.state}, reported ${vmState}` };
@@ -45,7 +56,9 @@ export function reportStateHandler(ctx: NodeContext) {
           // Running (or paused) on a host while recorded Stopped: it holds that host's capacity again.
           await bus.call('host', HostMessages.reserveCapacity, { hostUuid, cpuNum: vm.cpuNum, memorySize: vm.memorySize }, { resourceUuid: hostUuid });
           const cluster = await db.selectFrom('host').select('clusterUuid').where('uuid', '=', hostUuid).executeTakeFirst();
-          return { state: (await changeVmState(ctx, vm, reported, { hostUuid, lastHostUuid: hostUuid, clusterUuid: cluster?.clusterUuid ?? vm.clusterUuid })).state };
+          const found = await changeVmState(ctx, vm, reported, { hostUuid, lastHostUuid: hostUuid, clusterUuid: cluster?.clusterUuid ?? vm.clusterUuid });
+          await announceNicsFoundOnHost(ctx, found, hostUuid);
+          return { state: found.state };
         }
         return { state: (await changeVmState(ctx, vm, reported)).state };
       });

@@ -50,13 +50,15 @@ export async function syncHostVms(ctx: NodeContext, hostUuid: string): Promise<R
   const row = await db.selectFrom('host').select(['uuid', 'name', 'managementIp', 'clusterUuid', 'zoneUuid', 'hypervisorType', 'agentToken']).where('uuid', '=', hostUuid).executeTakeFirst();
   if (!row) throw new StratoError(SysErrors.RESOURCE_NOT_FOUND, `unable to find Host[uuid:${hostUuid}]`);
   const endpoint = await extensions.strategy(HypervisorFactoryPoint, String(row.hypervisorType)).endpointOf(row as unknown as HostSpec);
+  // Taken before asking: a VM whose record changes after this keeps the newer state (see ReportedVmState).
+  const observedAt = Date.now();
   const reply = await agents.call<VmSyncResponse>(endpoint, VmAgentPaths.vmSync, { hostUuid });
   const onAgent = reply.states ?? {};
   const recorded = await db.selectFrom('vm_instance').select('uuid').where('hostUuid', '=', hostUuid).where('state', 'in', BELIEVED_ON_HOST).execute();
   const reports: Record<string, string> = { ...onAgent };
   for (const r of recorded) reports[r.uuid as string] ??= 'Stopped';
   for (const [vmUuid, vmState] of Object.entries(reports)) {
-    const r = await bus.send(VM_SERVICE, VmMessages.reportState, { hostUuid: hostUuid, vmUuid, vmState }, { resourceUuid: vmUuid });
+    const r = await bus.send(VM_SERVICE, VmMessages.reportState, { hostUuid: hostUuid, vmUuid, vmState, observedAt }, { resourceUuid: vmUuid });
     if (!r.success) log.warn({ host: hostUuid, vm: vmUuid, vmState, error: r.error }, 'vm sync: could not reconcile a VM');
   }
   return reports;

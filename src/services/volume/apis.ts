@@ -65,6 +65,14 @@ export const ResizeDataVolume = defineApi({
   description: 'Grow a data volume to size bytes (its primary storage must have the room)',
 });
 
+export const ResizeRootVolume = defineApi({
+  name: 'ResizeRootVolume', service: 'volume', kind: 'async', method: 'PUT', path: '/volumes/resize/{uuid}/actions',
+  params: { uuid: P.uuid(), size: Type.Integer({ minimum: 1, maximum: MAX_SIZE }) },
+  resourceUuidParam: 'uuid',
+  result: { inventory: 'VolumeInventory' },
+  description: "Grow a VM's root volume to size bytes, while the VM runs (the hypervisor grows the disk under the guest) or is stopped",
+});
+
 export const QueryVolume = defineQueryApi({ name: 'QueryVolume', inventory: 'VolumeInventory', path: '/volumes' });
 
-export const volumeApis = [CreateDataVolume, DeleteDataVolume, RecoverDataVolume, ExpungeDataVolume, UpdateVolume, ChangeVolumeState, ResizeDataVolume, QueryVolume];
+export const volumeApis = [CreateDataVolume, DeleteDataVolume, RecoverDataVolume, ExpungeDataVolume, UpdateVolume, ChangeVolumeState, ResizeDataVolume, ResizeRootVolume, QueryVolume];

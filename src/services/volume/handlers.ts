@@ -8,7 +8,7 @@ import type { FlowChain } from '../../core/flow/index.ts';
 import type { NodeContext } from '../../core/node-context.ts';
 import { findRow, loadInventory, patchRow, stateAfter } from '../../core/resource/resource-store.ts';
 import { newUuid } from '../../core/util/uuid.ts';
-import type { ChangeVolumeState, CreateDataVolume, DeleteDataVolume, ExpungeDataVolume, RecoverDataVolume, ResizeDataVolume, UpdateVolume } from './apis.ts';
+import type { ChangeVolumeState, CreateDataVolume, DeleteDataVolume, ExpungeDataVolume, RecoverDataVolume, ResizeDataVolume, ResizeRootVolume, UpdateVolume } from './apis.ts';
 import type { CreateDataVolumeCtx, InstantiateVolumeCtx } from './flows/volume-ctx.ts';
 import { VolumeInventory } from './schema.ts';
 
@@ -26,6 +26,32 @@ export function volumeHandlers(ctx: NodeContext, deps: VolumeHandlerDeps) {
 
   function mustBeData(v: VolumeView): void {
     if (v.type !== 'Data') throw new StratoError(SysErrors.OPERATION_ERROR, `volume ${v.uuid} is a ${v.type} volume, not a data volume`);
+  }
+
+  /**
+   * Grows the volume: the growth is reserved on its storage first and given back if the storage fails.
+   * On a running VM the host grows the disk under the guest (the agent's resize goes through QEMU), so
+   * the VM must be Running or Stopped, not between states; the caller holds the volume's queue.
+   */
+  async function grow(v: VolumeView & Record<string, unknown>, size: number) {
+    if (v.status === 'Deleted') throw new StratoError(SysErrors.OPERATION_ERROR, `volume ${v.uuid} is Deleted`);
+    if (size <= v.size) throw new StratoError(SysErrors.INVALID_ARGUMENT_ERROR, `volume ${v.uuid} is ${v.size} bytes; it can only grow, not to ${size}`);
+    if (v.vmInstanceUuid) {
+      const vm = await db.selectFrom('vm_instance').select('state').where('uuid', '=', v.vmInstanceUuid).executeTakeFirst();
+      if (vm && vm.state !== 'Running' && vm.state !== 'Stopped') {
+        throw new StratoError(SysErrors.OPERATION_ERROR, `volume ${v.uuid} can be resized while its VM ${v.vmInstanceUuid} is Running or Stopped; it is ${String(vm.state)}`);
+      }
+    }
+    if (v.status === 'NotInstantiated' || !v.primaryStorageUuid || !v.installPath) return patchRow(db, VolumeInventory, v.uuid, { size });
+    const growth = await bus.call<AllocateSpaceReply>(PRIMARY_STORAGE_SERVICE, PrimaryStorageMessages.allocateSpace, { size: size - v.size, primaryStorageUuid: v.primaryStorageUuid });
+    let resized: { size: number; actualSize: number };
+    try {
+      resized = await bus.call(PRIMARY_STORAGE_SERVICE, PrimaryStorageMessages.resizeVolume, { primaryStorageUuid: v.primaryStorageUuid, volumeUuid: v.uuid, installPath: v.installPath, size });
+    } catch (e) {
+      await bus.call(PRIMARY_STORAGE_SERVICE, PrimaryStorageMessages.releaseSpace, { primaryStorageUuid: v.primaryStorageUuid, charged: growth.charged });
+      throw e;
+    }
+    return patchRow(db, VolumeInventory, v.uuid, { size: resized.size, actualSize: resized.actualSize, charged: (await chargedOf(v.uuid)) + growth.charged });
   }
 
   /** Bits, capacity, row and tags; the caller holds the volume's queue. */
@@ -139,24 +165,19 @@ export function volumeHandlers(ctx: NodeContext, deps: VolumeHandlerDeps) {
       return queues.submit(volumeQueueOf(p.uuid), () => patchRow(db, VolumeInventory, p.uuid, { state: stateAfter(p.stateEvent) }));
     },
 
-    /** Grows the volume: the growth is reserved on its storage first and given back if the storage fails. */
     async ResizeDataVolume(msg: Message<ApiParams<typeof ResizeDataVolume>>) {
-      const p = msg.body;
-      return queues.submit(volumeQueueOf(p.uuid), async () => {
-        const v = await load(p.uuid);
+      return queues.submit(volumeQueueOf(msg.body.uuid), async () => {
+        const v = await load(msg.body.uuid);
         mustBeData(v);
-        if (v.status === 'Deleted') throw new StratoError(SysErrors.OPERATION_ERROR, `volume ${v.uuid} is Deleted`);
-        if (p.size <= v.size) throw new StratoError(SysErrors.INVALID_ARGUMENT_ERROR, `volume ${v.uuid} is ${v.size} bytes; it can only grow, not to ${p.size}`);
-        if (v.status === 'NotInstantiated' || !v.primaryStorageUuid || !v.installPath) return patchRow(db, VolumeInventory, v.uuid, { size: p.size });
-        const growth = await bus.call<AllocateSpaceReply>(PRIMARY_STORAGE_SERVICE, PrimaryStorageMessages.allocateSpace, { size: p.size - v.size, primaryStorageUuid: v.primaryStorageUuid });
-        let resized: { size: number; actualSize: number };
-        try {
-          resized = await bus.call(PRIMARY_STORAGE_SERVICE, PrimaryStorageMessages.resizeVolume, { primaryStorageUuid: v.primaryStorageUuid, volumeUuid: v.uuid, installPath: v.installPath, size: p.size });
-        } catch (e) {
-          await bus.call(PRIMARY_STORAGE_SERVICE, PrimaryStorageMessages.releaseSpace, { primaryStorageUuid: v.primaryStorageUuid, charged: growth.charged });
-          throw e;
-        }
-        return patchRow(db, VolumeInventory, v.uuid, { size: resized.size, actualSize: resized.actualSize, charged: (await chargedOf(v.uuid)) + growth.charged });
+        return grow(v, msg.body.size);
+      });
+    },
+
+    async ResizeRootVolume(msg: Message<ApiParams<typeof ResizeRootVolume>>) {
+      return queues.submit(volumeQueueOf(msg.body.uuid), async () => {
+        const v = await load(msg.body.uuid);
+        if (v.type !== 'Root') throw new StratoError(SysErrors.OPERATION_ERROR, `volume ${v.uuid} is a ${v.type} volume, not a root volume; use ResizeDataVolume`);
+        return grow(v, msg.body.size);
       });
     },
   };

@@ -3,6 +3,10 @@ import type { AddImageCtx } from '../../../contracts/image.ts';
 import { StratoError, SysErrors, toErrorCode } from '../../../core/errors/index.ts';
 import type { FlowStep } from '../../../core/flow/index.ts';
 
+/** AddImage's `checksum::<md5 or sha256 hex>` system tag: the storages verify the download against it. */
+export const IMAGE_CHECKSUM_TAG = 'checksum::{checksum}';
+const checksumOf = (systemTags: readonly string[] | undefined) => systemTags?.find((t) => t.startsWith('checksum::'))?.slice('checksum::'.length).toLowerCase();
+
 /**
  * Asks every backup storage to download the image, in parallel. As in ZStack the image is added
  * when at least one storage has it; when none does, the first failure fails the chain. Rollback
@@ -18,7 +22,7 @@ export const downloadImage: FlowStep<AddImageCtx> = {
     await Promise.all(
       ctx.backupStorageUuids.map(async (backupStorageUuid) => {
         try {
-          const image = await bus.call<DownloadedImage>(BACKUP_STORAGE_SERVICE, BackupStorageMessages.downloadImage, { backupStorageUuid, imageUuid: ctx.uuid, url: ctx.url, format: ctx.format, mediaType: ctx.mediaType }, { resourceUuid: backupStorageUuid });
+          const image = await bus.call<DownloadedImage>(BACKUP_STORAGE_SERVICE, BackupStorageMessages.downloadImage, { backupStorageUuid, imageUuid: ctx.uuid, url: ctx.url, format: ctx.format, mediaType: ctx.mediaType, checksum: checksumOf(ctx.systemTags) }, { resourceUuid: backupStorageUuid });
           ctx.downloaded!.push({ backupStorageUuid, installPath: image.installPath, actualSize: Number(image.actualSize) });
           ctx.facts ??= { size: Number(image.size), actualSize: Number(image.actualSize), md5sum: image.md5sum, format: image.format };
           await env.checkpoint();

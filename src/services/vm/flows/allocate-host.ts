@@ -1,8 +1,10 @@
 import type { Kysely } from 'kysely';
 import { HostAllocatorErrors, HostAllocatorMessages, type AllocateHostReply } from '../../../contracts/host-allocator.ts';
 import type { CreateVmCtx } from '../../../contracts/vm.ts';
+import { readCache } from '../../../core/db/index.ts';
 import { StratoError } from '../../../core/errors/index.ts';
 import type { FlowStep } from '../../../core/flow/index.ts';
+import { updateByUuid } from './hot-sql.ts';
 
 /**
  * The clusters a VM can run in (ZStack's L2 and primary storage allocator filters): in its zone (or the
@@ -10,6 +12,14 @@ import type { FlowStep } from '../../../core/flow/index.ts';
  * named one, when given).
  */
 export async function candidateClusters(db: Kysely<any>, spec: { zoneUuid: string; clusterUuid?: string; l3NetworkUuids: string[]; primaryStorageUuid?: string }): Promise<string[]> {
+  // Four reads of tables that change only when an operator edits the cloud: cached until one of them is written.
+  const key = `vm.candidateClusters:${spec.zoneUuid}:${spec.clusterUuid ?? ''}:${spec.l3NetworkUuids.join(',')}:${spec.primaryStorageUuid ?? ''}`;
+  return [...(await readCache(db).get(key, CANDIDATE_TABLES, () => readCandidateClusters(db, spec)))];
+}
+
+const CANDIDATE_TABLES = ['cluster', 'l3_network', 'l2_network_cluster_ref', 'primary_storage_cluster_ref'];
+
+async function readCandidateClusters(db: Kysely<any>, spec: { zoneUuid: string; clusterUuid?: string; l3NetworkUuids: string[]; primaryStorageUuid?: string }): Promise<string[]> {
   let q = db.selectFrom('cluster').select('uuid').where('zoneUuid', '=', spec.zoneUuid);
   if (spec.clusterUuid) q = q.where('uuid', '=', spec.clusterUuid);
   let clusters = (await q.execute()).map((r) => r.uuid as string);
@@ -44,7 +54,7 @@ export const allocateHost: FlowStep<CreateVmCtx> = {
     });
     await env.checkpoint();
     const hypervisorType = ctx.host.hypervisorType ?? (await db.selectFrom('host').select('hypervisorType').where('uuid', '=', ctx.host.hostUuid).executeTakeFirst())?.hypervisorType ?? null;
-    await db.updateTable('vm_instance').set({ clusterUuid: ctx.host.clusterUuid, hypervisorType, allocatorStrategy: ctx.host.allocatorStrategy, lastOpDate: Date.now() }).where('uuid', '=', ctx.uuid).execute();
+    await updateByUuid(db, 'vm_instance', { clusterUuid: ctx.host.clusterUuid, hypervisorType, allocatorStrategy: ctx.host.allocatorStrategy, lastOpDate: Date.now() }, ctx.uuid);
   },
   async rollback(ctx, env) {
     if (!ctx.host || ctx.hostReleased) return;

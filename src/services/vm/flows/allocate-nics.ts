@@ -3,6 +3,7 @@ import { L3NetworkMessages, type UsedIpView } from '../../../contracts/network.t
 import type { CreateVmCtx, PlannedNic } from '../../../contracts/vm.ts';
 import { isUniqueViolation } from '../../../core/db/index.ts';
 import type { FlowStep } from '../../../core/flow/index.ts';
+import { insertRow } from './hot-sql.ts';
 
 /** A locally administered unicast MAC, as ZStack's `fa:` prefix; the unique index catches the rare repeat. */
 export const randomMac = () => ['fa', ...[...randomBytes(5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
@@ -37,10 +38,10 @@ async function insertNic(db: import('kysely').Kysely<any>, vmUuid: string, nic: 
     const mac = randomMac();
     const now = Date.now();
     try {
-      await db.insertInto('vm_nic').values({
+      await insertRow(db, 'vm_nic', {
         uuid: nic.uuid, vmInstanceUuid: vmUuid, l3NetworkUuid: nic.l3NetworkUuid, usedIpUuid: ip.uuid, ip: ip.ip, mac, netmask: ip.netmask, gateway: ip.gateway,
         deviceId: nic.deviceId, type: 'VNIC', internalName: `vnic${vmUuid.slice(0, 8)}.${nic.deviceId}`, createDate: now, lastOpDate: now,
-      }).execute();
+      });
       nic.mac = mac;
       return;
     } catch (e) {

@@ -3,6 +3,7 @@ import { defineChain, type FlowChain } from '../../../core/flow/index.ts';
 import { attachNicAllocateIp } from './attach-nic-allocate-ip.ts';
 import { attachNicOnHost } from './attach-nic-on-host.ts';
 import { attachNicPersist } from './attach-nic-persist.ts';
+import { followAttachNic } from '../network-follow.ts';
 import type { VmFlowDeps } from './start-on-host.ts';
 
 /**
@@ -12,7 +13,7 @@ import type { VmFlowDeps } from './start-on-host.ts';
 export function attachNicChain(deps: VmFlowDeps): FlowChain<AttachNicCtx> {
   return defineChain<AttachNicCtx>('vm.attachNic', [
     attachNicAllocateIp, AfterVmNicIpAllocated,
-    attachNicPersist, AfterVmNicPersisted,
+    attachNicPersist, AfterVmNicPersisted, followAttachNic(deps.extensions),
     attachNicOnHost(deps), AfterVmNicAttached,
   ]);
 }

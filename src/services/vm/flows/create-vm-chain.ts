@@ -6,6 +6,7 @@ import { allocateHost } from './allocate-host.ts';
 import { allocateNics } from './allocate-nics.ts';
 import { allocateRootVolume } from './allocate-root-volume.ts';
 import { finishCreate } from './finish-create.ts';
+import { followCreate } from '../network-follow.ts';
 import { persistVm } from './persist-vm.ts';
 import { selectBackupStorage } from './select-backup-storage.ts';
 import { startOnHost, type VmFlowDeps } from './start-on-host.ts';
@@ -20,7 +21,7 @@ export function createVmChain(deps: VmFlowDeps): FlowChain<CreateVmCtx> {
     persistVm, createTagsStep<CreateVmCtx>('VmInstanceVO'), AfterVmPersisted,
     allocateHost, AfterVmHostAllocated,
     selectBackupStorage, allocateRootVolume, allocateDataVolumes, AfterVmVolumesAllocated,
-    allocateNics, BeforeVmInstantiate,
+    allocateNics, BeforeVmInstantiate, followCreate(deps.extensions),
     startOnHost<CreateVmCtx>(deps), AfterVmInstantiated,
     finishCreate,
   ]);

@@ -1,6 +1,7 @@
 import { HostAllocatorMessages } from '../../../contracts/host-allocator.ts';
 import type { CreateVmCtx } from '../../../contracts/vm.ts';
 import { noRollback, type FlowStep } from '../../../core/flow/index.ts';
+import { updateByUuid } from './hot-sql.ts';
 
 /**
  * The last step: Running on its host, or (CreateStopped) Stopped with the host capacity given back
@@ -16,7 +17,7 @@ export const finishCreate: FlowStep<CreateVmCtx> = {
       ctx.hostReleased = true;
       await db.updateTable('vm_instance').set({ state: 'Stopped', hostUuid: null, lastHostUuid: host.hostUuid, lastOpDate: Date.now() }).where('uuid', '=', ctx.uuid).execute();
     } else {
-      await db.updateTable('vm_instance').set({ state: 'Running', hostUuid: host.hostUuid, lastHostUuid: host.hostUuid, lastOpDate: Date.now() }).where('uuid', '=', ctx.uuid).execute();
+      await updateByUuid(db, 'vm_instance', { state: 'Running', hostUuid: host.hostUuid, lastHostUuid: host.hostUuid, lastOpDate: Date.now() }, ctx.uuid);
     }
   },
   rollback: noRollback,

@@ -1,6 +1,7 @@
 import { AfterVmMigratedOnHost, AfterVmMigrateTargetAllocated } from '../../../contracts/vm.ts';
 import { defineChain, type FlowChain } from '../../../core/flow/index.ts';
 import { allocateMigrateTarget } from './allocate-migrate-target.ts';
+import { followMigrate } from '../network-follow.ts';
 import { markPassingState } from './mark-passing-state.ts';
 import { migrateOnHost } from './migrate-on-host.ts';
 import type { MigrateVmCtx } from './migrate-vm-ctx.ts';
@@ -16,6 +17,6 @@ import type { VmFlowDeps } from './start-on-host.ts';
  */
 export function migrateVmChain(deps: VmFlowDeps): FlowChain<MigrateVmCtx> {
   return defineChain<MigrateVmCtx>('vm.migrate', [
-    allocateMigrateTarget, AfterVmMigrateTargetAllocated, markPassingState<MigrateVmCtx>('mark-migrating', 'Migrating', (ctx) => ctx.previous.state, deps), migrateOnHost(deps), AfterVmMigratedOnHost, recordOnTarget(deps), releaseSource,
+    allocateMigrateTarget, AfterVmMigrateTargetAllocated, markPassingState<MigrateVmCtx>('mark-migrating', 'Migrating', (ctx) => ctx.previous.state, deps), followMigrate(deps.extensions), migrateOnHost(deps), AfterVmMigratedOnHost, recordOnTarget(deps), releaseSource,
   ]);
 }

@@ -1,6 +1,7 @@
 import { AfterVmStartedOnHost, AfterVmStartHostAllocated } from '../../../contracts/vm.ts';
 import { defineChain, type FlowChain } from '../../../core/flow/index.ts';
 import { allocateStartHost } from './allocate-start-host.ts';
+import { followStart } from '../network-follow.ts';
 import { markStarted } from './mark-started.ts';
 import { markPassingState } from './mark-passing-state.ts';
 import { startOnHost, type VmFlowDeps } from './start-on-host.ts';
@@ -12,5 +13,5 @@ import type { StartVmCtx } from './start-vm-ctx.ts';
  * capacity back and leaves the VM in the state and place it had.
  */
 export function startVmChain(deps: VmFlowDeps): FlowChain<StartVmCtx> {
-  return defineChain<StartVmCtx>('vm.start', [markPassingState<StartVmCtx>('mark-starting', 'Starting', (ctx) => ctx.previousState, deps), allocateStartHost, AfterVmStartHostAllocated, startOnHost<StartVmCtx>(deps), AfterVmStartedOnHost, markStarted(deps)]);
+  return defineChain<StartVmCtx>('vm.start', [markPassingState<StartVmCtx>('mark-starting', 'Starting', (ctx) => ctx.previousState, deps), allocateStartHost, AfterVmStartHostAllocated, followStart(deps.extensions), startOnHost<StartVmCtx>(deps), AfterVmStartedOnHost, markStarted(deps)]);
 }

@@ -2,6 +2,7 @@ import type { Bus } from '../../../core/bus/index.ts';
 import type { Kysely } from 'kysely';
 import { PRIMARY_STORAGE_SERVICE, PrimaryStorageMessages, type AllocateSpaceReply, type InstantiatedVolume } from '../../../contracts/primary-storage.ts';
 import type { PlannedVolume } from '../../../contracts/vm.ts';
+import { insertRow, updateByUuid } from './hot-sql.ts';
 
 /**
  * A VM's volume made through the primary-storage service: the row (Creating), the space, the bits,
@@ -16,11 +17,11 @@ export async function makeVolume(
 ): Promise<void> {
   const { db, bus } = services;
   const now = Date.now();
-  await db.insertInto('volume').values({
+  await insertRow(db, 'volume', {
     uuid: planned.uuid, name: spec.name, description: null, diskOfferingUuid: planned.diskOfferingUuid ?? null, rootImageUuid: spec.type === 'Root' ? spec.imageUuid ?? null : null,
     vmInstanceUuid: spec.vmUuid, type: spec.type, format: spec.format ?? 'qcow2', size: planned.size, actualSize: 0, deviceId: planned.deviceId, state: 'Enabled', status: 'Creating',
     isShareable: false, charged: 0, createDate: now, lastOpDate: now,
-  }).execute();
+  });
   planned.allocated = await bus.call<AllocateSpaceReply>(PRIMARY_STORAGE_SERVICE, PrimaryStorageMessages.allocateSpace, { size: planned.size, primaryStorageUuid: spec.primaryStorageUuid, clusterUuid: spec.clusterUuid });
   await checkpoint();
   const made = await bus.call<InstantiatedVolume>(PRIMARY_STORAGE_SERVICE, PrimaryStorageMessages.instantiateVolume, {
@@ -28,9 +29,7 @@ export async function makeVolume(
   });
   planned.installPath = made.installPath;
   await checkpoint();
-  await db.updateTable('volume')
-    .set({ primaryStorageUuid: planned.allocated.primaryStorageUuid, installPath: made.installPath, actualSize: made.actualSize, format: made.format, charged: planned.allocated.charged, status: 'Ready', lastOpDate: Date.now() })
-    .where('uuid', '=', planned.uuid).execute();
+  await updateByUuid(db, 'volume', { primaryStorageUuid: planned.allocated.primaryStorageUuid, installPath: made.installPath, actualSize: made.actualSize, format: made.format, charged: planned.allocated.charged, status: 'Ready', lastOpDate: Date.now() }, planned.uuid);
 }
 
 /** Takes back what `makeVolume` made: bits, space, row. Tolerates a run that never happened. */
