@@ -33,6 +33,12 @@ node -e '
   const rs = process.argv.slice(1).map(read);
   const sum = (k) => rs.reduce((n, r) => n + (r[k] || 0), 0);
   if (!rs.some((r) => "numPassedTests" in r)) throw new Error("no vitest report");
+  // Name the failures last: a CI log is often read from its tail only.
+  for (const r of rs) for (const f of r.testResults || []) for (const a of f.assertionResults || [])
+    if (a.status === "failed") console.log(`FAILED: ${f.name} > ${a.fullName}\n  ${String((a.failureMessages || [])[0] || "").split("\n").slice(0, 3).join(" | ").slice(0, 400)}`);
+  for (const r of rs) for (const f of r.testResults || [])
+    if (f.status === "failed" && !(f.assertionResults || []).some((a) => a.status === "failed"))
+      console.log(`FAILED: ${f.name}: ${String(f.message || "").split("\n")[0]}`);
   console.log(`Tests: ${sum("numPassedTests")} passed, ${sum("numFailedTests")} failed, ${sum("numPendingTests") + sum("numTodoTests")} skipped`);
 ' "$main" "$guests" 2>/dev/null || echo "Tests: 0 passed, 1 failed"
 exit $status
