@@ -219,6 +219,7 @@ const VALID: Record<string, (f: Fixtures) => Record<string, unknown>> = {
   UpdateVolume: (f) => ({ uuid: f.volume, name: 'renamed' }),
   ChangeVolumeState: (f) => ({ uuid: f.volume, stateEvent: 'disable' }),
   ResizeDataVolume: (f) => ({ uuid: f.volume, size: 2147483648 }),
+  ResizeRootVolume: (f) => ({ uuid: f.volume, size: 2147483648 }),
   QueryVolume: () => ({ limit: 10 }),
   CreateVmInstance: (f) => ({ name: 'bad-input-new-vm', description: 'd', instanceOfferingUuid: f.instanceOffering, cpuNum: 1, memorySize: 1073741824, imageUuid: f.image, l3NetworkUuids: [f.l3Network], defaultL3NetworkUuid: f.l3Network, dataDiskOfferingUuids: [f.diskOffering], zoneUuid: f.zone, clusterUuid: f.simulatorCluster, hostUuid: f.host, primaryStorageUuidForRootVolume: f.primaryStorage, strategy: 'InstantStart', allocatorStrategy: 'DefaultHostAllocatorStrategy' }),
   StartVmInstance: (f) => ({ uuid: f.vm, clusterUuid: f.simulatorCluster, hostUuid: f.host }),
@@ -246,6 +247,10 @@ const VALID: Record<string, (f: Fixtures) => Record<string, unknown>> = {
   RevertVolumeFromSnapshot: (f) => ({ uuid: f.volume }),
   QueryVolumeSnapshot: () => ({ limit: 10 }),
   QueryVolumeSnapshotTree: () => ({ limit: 10 }),
+  RequestConsoleAccess: (f) => ({ vmInstanceUuid: f.vm }),
+  SetNicQos: (f) => ({ uuid: f.vmNic, inboundBandwidth: 1_000_000, outboundBandwidth: 2_000_000 }),
+  GetNicQos: (f) => ({ uuid: f.vmNic, forceSync: false }),
+  DeleteNicQos: (f) => ({ uuid: f.vmNic, direction: 'in' }),
 };
 
 /** What an unknown (well-formed) uuid in a uuid parameter is answered with. */
@@ -366,6 +371,7 @@ const UNKNOWN_UUID: Record<string, 'not-found' | 'invalid-session' | 'idempotent
   UpdateVolume: 'not-found',
   ChangeVolumeState: 'not-found',
   ResizeDataVolume: 'not-found',
+  ResizeRootVolume: 'not-found',
   CreateVmInstance: 'not-found',
   StartVmInstance: 'not-found',
   StopVmInstance: 'not-found',
@@ -387,6 +393,10 @@ const UNKNOWN_UUID: Record<string, 'not-found' | 'invalid-session' | 'idempotent
   UpdateVolumeSnapshot: 'not-found',
   DeleteVolumeSnapshot: 'idempotent-ok',
   RevertVolumeFromSnapshot: 'not-found',
+  RequestConsoleAccess: 'not-found',
+  SetNicQos: 'not-found',
+  GetNicQos: 'not-found',
+  DeleteNicQos: 'idempotent-ok',
 };
 
 const colourTags: ServiceModule = {

@@ -132,6 +132,25 @@ describe.each(testDatabaseKinds())('host allocation on simulated hosts on %s', (
     expect(Number((await hostRow(v2.uuid)).availableMemoryCapacity)).toBe(0);
   });
 
+  it('picks a host enabled again, or one in a cluster enabled again, at once, although it keeps the hosts in memory for seconds', async () => {
+    const [cl, cl2] = [await cluster('alloc-reenable'), await cluster('alloc-reenable-2')];
+    const [a, b, x] = [await addHost(cl, 'r-a', 64, 64), await addHost(cl, 'r-b', 64, 64), await addHost(cl2, 'r-x', 64, 64)];
+    const picks = async (clusterUuids: string[]) => {
+      const seen = new Set<string>();
+      for (let i = 0; i < 30; i++) seen.add((await allocate({ clusterUuids, memorySize: 1 })).hostUuid);
+      return seen;
+    };
+    await c.call('PUT', `/hosts/${a.uuid}/actions`, { changeHostState: { stateEvent: 'disable' } });
+    expect(await picks([cl])).toEqual(new Set([b.uuid])); // the allocator now holds a as Disabled
+    await c.call('PUT', `/hosts/${a.uuid}/actions`, { changeHostState: { stateEvent: 'enable' } });
+    expect((await picks([cl])).has(a.uuid)).toBe(true);
+
+    await c.call('PUT', `/clusters/${cl2}/actions`, { changeClusterState: { stateEvent: 'disable' } });
+    expect((await picks([cl, cl2])).has(x.uuid)).toBe(false);
+    await c.call('PUT', `/clusters/${cl2}/actions`, { changeClusterState: { stateEvent: 'enable' } });
+    expect((await picks([cl, cl2])).has(x.uuid)).toBe(true);
+  });
+
   it('never overcommits a host under 200 concurrent allocations over 20 hosts: exactly what fits succeeds, the rest fail', async () => {
     const cl = await cluster('alloc-concurrency');
     // Each host: 10 CPU (1 core × ratio 10), 8 GiB: memory bounds it to 8 allocations of 1 GiB, so 160 fit.

@@ -96,5 +96,5 @@ describe.each(testDatabaseKinds())('200 concurrent VM creates on 20 simulated ho
     expect(used.map((u) => u.ip).sort()).toEqual(nics.map((n) => n.ip).sort());
     // Failed creates left nothing: one root volume per VM.
     expect(Number((await db().selectFrom('volume').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n)).toBe(180);
-  }, 120_000);
+  }, 240_000);
 });

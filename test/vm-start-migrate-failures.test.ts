@@ -20,7 +20,8 @@ async function atEveryStep(chain: string, ownSteps: string[], attempt: (mentions
   const steps = failures.stepsOf(chain);
   // The chain's own steps and one inserted at each of its points: a step added later is in this list without touching the test.
   expect(steps).toEqual(expect.arrayContaining(ownSteps.map((s) => `${chain}/${s}`)));
-  expect(steps.filter((s) => s.split('/').length === 3)).toHaveLength(POINTS.filter((p) => p.name.startsWith(`${chain}.`)).length);
+  // (counting this test's own pass-through steps: plugins insert theirs too, e.g. local storage in vm.migrate)
+  expect(steps.filter((s) => s.split('/').length === 3 && s.split('/')[2].startsWith('pass-'))).toHaveLength(POINTS.filter((p) => p.name.startsWith(`${chain}.`)).length);
   for (const path of steps) {
     for (const when of WHEN) {
       const fired = failures.fired;

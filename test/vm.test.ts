@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signReport } from '../src/core/agent/index.ts';
 import { testDatabaseKinds } from '../src/core/db/index.ts';
 import { simulatorFleetOf } from '../src/plugins/simulator/index.ts';
 import { vmsOf } from '../src/plugins/simulator-vm/index.ts';
@@ -154,8 +155,12 @@ describe.each(testDatabaseKinds())('VM instances through the REST API on %s', (k
     const vm = (await create({ name: 'reported' })).body.inventory;
     const h = vm.hostUuid as string;
     const free = await hostFree(h);
-    const report = (vmState: string, hostUuid = h, commandpath = '/kvm/reportvmstate') =>
-      fetch(`${t.url}/zstack/asyncrest/sendcommand`, { method: 'POST', headers: { 'Content-Type': 'application/json', commandpath }, body: JSON.stringify({ hostUuid, vmUuid: vm.uuid, vmState }) });
+    // Signed by the reporting host's agent, as real agents sign (forged reports: agent-reports.test.ts).
+    const report = async (vmState: string, hostUuid = h, commandpath = '/kvm/reportvmstate') => {
+      const token = (await db().selectFrom('host').select('agentToken').where('uuid', '=', hostUuid).executeTakeFirstOrThrow()).agentToken as string;
+      const body = JSON.stringify({ hostUuid, vmUuid: vm.uuid, vmState });
+      return fetch(`${t.url}/zstack/asyncrest/sendcommand`, { method: 'POST', headers: { 'Content-Type': 'application/json', commandpath, ...signReport({ token, agentUuid: hostUuid, commandPath: commandpath, body }) }, body });
+    };
     expect((await report('Shutdown')).status).toBe(200);
     expect(await vmRow(vm.uuid)).toMatchObject({ state: 'Stopped', hostUuid: null, lastHostUuid: h });
     expect(await hostFree(h)).toEqual([free[0] + 2, free[1] + 2 * GiB]);

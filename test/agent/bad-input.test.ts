@@ -4,15 +4,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HostAgentPaths } from '../../src/contracts/host.ts';
 import { ImageStoreAgentPaths } from '../../src/contracts/image-store-agent.ts';
 import { LocalStorageAgentPaths } from '../../src/contracts/local-storage-agent.ts';
+import { FlatEipAgentPaths } from '../../src/contracts/eip-agent.ts';
 import { FlatDhcpAgentPaths, VxlanAgentPaths } from '../../src/contracts/network-agent.ts';
+import { NicQosAgentPaths } from '../../src/contracts/nic-qos.ts';
+import { SecurityGroupAgentPaths } from '../../src/contracts/security-group.ts';
 import { VmAgentPaths } from '../../src/contracts/vm.ts';
 import { VmNicAgentPaths } from '../../src/contracts/vm-nic.ts';
 import { VmVolumeAgentPaths } from '../../src/contracts/vm-volume.ts';
 import { canRunAgentTests, PretendAgentHost } from './harness.ts';
 
 const canRun = canRunAgentTests();
-const SYNC = new Set<string>([HostAgentPaths.connect, HostAgentPaths.echo]);
-const ALL = [HostAgentPaths, VmAgentPaths, VmVolumeAgentPaths, VmNicAgentPaths, LocalStorageAgentPaths, ImageStoreAgentPaths, VxlanAgentPaths, FlatDhcpAgentPaths].flatMap((p) => Object.values(p) as string[]);
+const SYNC = new Set<string>([HostAgentPaths.connect, HostAgentPaths.echo, VmAgentPaths.migrateAbort]);
+const ALL = [HostAgentPaths, VmAgentPaths, VmVolumeAgentPaths, VmNicAgentPaths, LocalStorageAgentPaths, ImageStoreAgentPaths, VxlanAgentPaths, FlatDhcpAgentPaths, FlatEipAgentPaths, NicQosAgentPaths, SecurityGroupAgentPaths].flatMap((p) => Object.values(p) as string[]);
 
 /** Bodies a confused or hostile node could send: each must get an answer (success or an error as data), never a crash or a hang. */
 const badBodies = (dir: string): unknown[] => [
@@ -21,6 +24,10 @@ const badBodies = (dir: string): unknown[] => [
   { vmInstanceUuid: 'f'.repeat(32), cpuNum: 1, memorySize: 1e9, rootVolume: { uuid: 'r', installPath: `${dir}/none/disk.qcow2` }, path: `${dir}/none/x`, srcPath: `${dir}/none/a`, destPath: `${dir}/none/b`, snapshotInstallPath: `${dir}/none/s`, volumeInstallPath: `${dir}/none/v`, backingPath: `${dir}/none/b` },
   { vni: '5', peers: 'all', vtepIp: '999.1.1.1', dstport: 0, l3NetworkUuid: '../../etc', bridgeName: 'br;rm', dhcpServerIp: 'x', dhcpNetmask: '255.0.255.0', dhcp: [{ mac: 'zz', ip: '1.2.3' }, null] },
   { vni: 5399, vtepIp: '192.0.2.99', peers: [], l3NetworkUuid: 'c'.repeat(32), bridgeName: 'br_vx_5399', dhcpServerIp: '192.0.2.2', dhcpNetmask: '255.255.255.0', dhcp: [{ mac: '52:54:00:00:00:01', ip: '192.0.2.5', netmask: '255.255.255.0', hostname: 'a,b\nc' }] },
+  { eip: { eipUuid: '../x', vip: '1.2.3', nicName: 'tap;rm -rf /' }, eips: 'all', sync: 'yes', internalName: '../x', inboundBandwidth: -1, outboundBandwidth: '1mbit' },
+  { eip: { eipUuid: 'e'.repeat(32), vip: '192.0.2.100', vipNetmask: '255.255.255.0', publicBridgeName: 'br_none1', vmBridgeName: 'br_none2', nicName: 'tapnone', nicIp: '192.0.2.5', nicMac: '52:54:00:00:00:01', nicNetmask: '255.255.255.0', nicGateway: '192.0.2.1' }, internalName: 'tapnone', outboundBandwidth: 8192 },
+  { nics: [{ internalName: 'tap;rm', mac: '52:54:00:00:00:01', ips: ['1.2.3.4'], securityGroupUuids: ['x'] }, null], rules: { x: [{ type: 'Ingress', protocol: 'TCP', startPort: 1, endPort: 2, allowedCidr: '-j ACCEPT' }] } },
+  { nics: [{ internalName: 'sgbad0', mac: '52:54:00:00:00:01', ips: [], securityGroupUuids: ['x'] }], rules: { x: [{ type: 'Ingress', protocol: 'ALL', allowedCidr: '0.0.0.0/0 -j ACCEPT', action: 'ACCEPT' }] } },
   [],
 ];
 

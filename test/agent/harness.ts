@@ -3,7 +3,7 @@ import { createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, 
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import { AGENT_CALLBACK_PATH, AgentClient, type AgentEndpoint } from '../../src/core/agent/index.ts';
+import { AGENT_CALLBACK_PATH, AgentClient, verifyReport, type AgentEndpoint } from '../../src/core/agent/index.ts';
 import { AGENT_SEND_COMMAND_PATH } from '../../src/contracts/vm.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
@@ -40,6 +40,8 @@ function sh(args: string[]): void {
 export interface Report {
   commandPath: string;
   body: Record<string, unknown>;
+  /** The uuid whose signature checked out against this host's token (as the node verifies it), else undefined. */
+  signedBy?: string;
 }
 
 /**
@@ -98,8 +100,11 @@ export class PretendAgentHost {
         if (req.url === AGENT_CALLBACK_PATH) {
           res.writeHead(this.client.handleCallback(req.headers, body)).end('{}');
         } else if (req.url === AGENT_SEND_COMMAND_PATH) {
-          this.reports.push({ commandPath: String(req.headers.commandpath), body });
-          res.writeHead(200, { 'content-type': 'application/json' }).end('{"success":true}');
+          const commandPath = String(req.headers.commandpath);
+          void verifyReport({ headers: req.headers, commandPath, body: text, tokenOf: async () => this.token }).then((v) => {
+            this.reports.push({ commandPath, body, signedBy: v.ok ? v.agentUuid : undefined });
+            res.writeHead(200, { 'content-type': 'application/json' }).end('{"success":true}');
+          });
         } else res.writeHead(404).end();
       });
     });
@@ -136,10 +141,10 @@ export class PretendAgentHost {
   }
 
   /** Starts `strato agent` in the namespace and waits until it answers `/host/echo`. */
-  async startAgent(opts: { listen?: string } = {}): Promise<void> {
+  async startAgent(opts: { listen?: string; env?: Record<string, string> } = {}): Promise<void> {
     const log = createWriteStream(join(this.dataDir, `agent-${Date.now()}.log`));
     const child = spawn('ip', ['netns', 'exec', this.ns, process.execPath, join(REPO, 'bin/strato.js'), 'agent', '--port', '7070', '--host', opts.listen ?? this.hostIp, '--data-dir', this.dataDir], {
-      env: { ...process.env, STRATO_AGENT_TOKEN: this.token },
+      env: { ...process.env, ...opts.env, STRATO_AGENT_TOKEN: this.token },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout.pipe(log);
@@ -175,7 +180,9 @@ export class PretendAgentHost {
   /** Kills the agent and every QEMU it left (pid files under its data dir), removes the namespace and files. */
   async tearDown(): Promise<void> {
     await this.stopAgent('SIGKILL').catch(() => undefined);
-    for (const pid of qemuPids(this.dataDir)) {
+    // QEMUs, the Open vSwitch daemons a VLAN port made and the DHCP servers of its L3s (they outlive the
+    // agent by design, like QEMU; a test that failed before its VM's expunge left a dnsmasq running)
+    for (const pid of [...qemuPids(this.dataDir), ...ovsPids(this.dataDir), ...dnsmasqPids(this.dataDir)]) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
@@ -196,6 +203,23 @@ export class PretendAgentHost {
     }
     rmSync(this.dataDir, { recursive: true, force: true });
   }
+}
+
+/** PIDs of the agent's own Open vSwitch daemons (`<data-dir>/ovs/*.pid`), if a VLAN port started them. */
+function ovsPids(dataDir: string): number[] {
+  const dir = join(dataDir, 'ovs');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((f) => f.endsWith('.pid')).map((f) => Number(readFileSync(join(dir, f), 'utf8').trim())).filter((n) => Number.isInteger(n) && n > 0);
+}
+
+/** PIDs of the agent's dnsmasq servers (`<data-dir>/dhcp/<l3>/dnsmasq.pid`). */
+function dnsmasqPids(dataDir: string): number[] {
+  const dir = join(dataDir, 'dhcp');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((l3) => {
+    const f = join(dir, l3, 'dnsmasq.pid');
+    return existsSync(f) ? [Number(readFileSync(f, 'utf8').trim())].filter((n) => Number.isInteger(n) && n > 0) : [];
+  });
 }
 
 /** PIDs recorded by the agent for its QEMUs (`<data-dir>/vms/<uuid>/qemu.pid`). */

@@ -1,27 +1,17 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newUuid } from '../../src/core/util/uuid.ts';
 import { canRunAgentTests, PretendAgentHost, qemuPids, waitFor, waitForSerial } from './harness.ts';
 import { tinyGuest } from './tiny-guest.ts';
+import { typeOnSerial } from '../support/guest-serial.ts';
 
 const canRun = canRunAgentTests('qemu-system-x86_64', 'qemu-img', 'qemu-io');
 
 const MiB = 1024 * 1024;
-/** Types a line on the guest's serial console (the tiny guest keeps a root shell there). */
-function typeOnSerial(socketPath: string, line: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const s = connect(socketPath, () => {
-      s.write(`\n${line}\n`, () => setTimeout(() => {
-        s.destroy();
-        resolve();
-      }, 500));
-    });
-    s.once('error', reject);
-  });
-}
+/** The kernel 802.1Q driver only: the VLAN case below checks this kernel's refusal (the OVS driver has its own tests in network-vlan-ovs). */
+const KERNEL_VLANS = { env: { STRATO_AGENT_VLAN_DRIVER: 'kernel' } };
 /** Alive and not a zombie (an orphaned QEMU is reaped by PID 1, sometimes a moment later). */
 const alive = (pid: number) => existsSync(`/proc/${pid}/stat`) && !/\)\s+Z\s/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 const qemuIo = (file: string, ...cmds: string[]) => execFileSync('qemu-io', ['-f', 'qcow2', ...cmds.flatMap((c) => ['-c', c]), file], { encoding: 'utf8' });
@@ -55,7 +45,7 @@ describe.skipIf(!canRun)('strato agent: a VM with QEMU over QMP on local storage
     await host.setUp();
     host.addInterface('eth1');
     host.inNs(['ip', 'addr', 'add', '192.0.2.10/24', 'dev', 'eth1']);
-    await host.startAgent();
+    await host.startAgent(KERNEL_VLANS);
     await host.client.callSync(host.endpoint, '/host/connect', { hostUuid, sendCommandUrl: host.sendCommandUrl });
     ps = join(host.dataDir, 'ps');
     rootPath = `${ps}/rootVolumes/acct-admin/vol-${rootUuid}/${rootUuid}.qcow2`;
@@ -176,7 +166,7 @@ describe.skipIf(!canRun)('strato agent: a VM with QEMU over QMP on local storage
     const [pid] = qemuPids(host.dataDir);
     host.reports.length = 0;
     await host.stopAgent('SIGKILL');
-    await host.startAgent();
+    await host.startAgent(KERNEL_VLANS);
     const sync = await call<{ states: Record<string, string> }>('/vm/vmsync', {});
     expect(sync.states).toEqual({ [vmUuid]: 'Running' });
     expect(qemuPids(host.dataDir)).toEqual([pid]);
@@ -221,6 +211,8 @@ describe.skipIf(!canRun)('strato agent: a VM with QEMU over QMP on local storage
     process.kill(pid, 'SIGKILL');
     const report = await waitFor('the Stopped report', () => host.reports.find((r) => r.commandPath === '/kvm/reportvmstate'), 20_000);
     expect(report.body).toMatchObject({ hostUuid, vmUuid, vmState: 'Stopped' });
+    // Signed with the host's token as the host it was connected as: what the node checks before believing it.
+    expect(report.signedBy).toBe(hostUuid);
     expect((await call<{ states: Record<string, string> }>('/vm/vmsync', {})).states).toEqual({});
     expect(host.linkMaster(theNic.internalName)).toBeUndefined();
     await call('/vm/destroy', { vmInstanceUuid: vmUuid });
