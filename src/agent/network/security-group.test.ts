@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ensureBridgeNetfilter } from './security-group.ts';
+import { ensureBridgeNetfilter, readAndCommit } from './security-group.ts';
 
 describe('bridge netfilter for security groups', () => {
   const dir = mkdtempSync(join(tmpdir(), 'strato-test-brnf-'));
@@ -19,5 +19,25 @@ describe('bridge netfilter for security groups', () => {
     ensureBridgeNetfilter([v4, v6]);
     expect(readFileSync(v4, 'utf8')).toBe('1');
     expect(readFileSync(v6, 'utf8')).toBe('1\n');
+  });
+});
+
+describe('a ruleset change that fails', () => {
+  it('is computed again from a fresh read once, and its second failure is the answer', async () => {
+    let reads = 0;
+    const read = async () => ++reads;
+    const seen: number[] = [];
+    const failsOnce = async (state: number) => {
+      seen.push(state);
+      if (seen.length === 1) throw new Error('iptables-restore: line 3 failed');
+      return 'done';
+    };
+    await expect(readAndCommit(failsOnce, read)).resolves.toBe('done');
+    expect(seen).toEqual([1, 2]); // the second try saw the second read, not the first state again
+    let tries = 0;
+    await expect(readAndCommit(async () => {
+      tries++;
+      throw new Error(`restore failed (try ${tries})`);
+    }, read)).rejects.toThrow('restore failed (try 2)');
   });
 });

@@ -32,9 +32,10 @@ export class SecurityGroupFirewall {
     const plan = planRules(cmd);
     return this.#queue.run('iptables', async () => {
       if (plan.apply.length) ensureBridgeNetfilter();
-      const state = await readState();
-      await commit(state, plan.apply, plan.remove);
-      return { applied: plan.apply.map((n) => n.tap), removed: plan.remove.filter((t) => state.taps.has(t)) };
+      return readAndCommit(async (state) => {
+        await commit(state, plan.apply, plan.remove);
+        return { applied: plan.apply.map((n) => n.tap), removed: plan.remove.filter((t) => state.taps.has(t)) };
+      }, readState);
     });
   }
 
@@ -43,11 +44,12 @@ export class SecurityGroupFirewall {
     const plan = planRules(cmd);
     return this.#queue.run('iptables', async () => {
       if (plan.apply.length) ensureBridgeNetfilter();
-      const state = await readState();
       const keep = new Set(plan.apply.map((n) => n.tap));
-      const stale = [...state.taps].filter((t) => !keep.has(t));
-      await commit(state, plan.apply, stale);
-      return { applied: [...keep], removed: stale };
+      return readAndCommit(async (state) => {
+        const stale = [...state.taps].filter((t) => !keep.has(t));
+        await commit(state, plan.apply, stale);
+        return { applied: [...keep], removed: stale };
+      }, readState);
     });
   }
 
@@ -57,12 +59,11 @@ export class SecurityGroupFirewall {
    * and its `/vm/start`: its tap does not exist yet.
    */
   cleanupUnused(): Promise<Record<string, unknown>> {
-    return this.#queue.run('iptables', async () => {
-      const state = await readState();
+    return this.#queue.run('iptables', () => readAndCommit(async (state) => {
       const unused = [...state.taps].filter((t) => !linkExists(t));
       await commit(state, [], unused);
       return { removed: unused };
-    });
+    }, readState));
   }
 }
 
@@ -98,6 +99,20 @@ async function readState(): Promise<HostState> {
 }
 
 const EMPTY = '*filter\nCOMMIT\n';
+
+/**
+ * Reads the ruleset and commits a change computed from it, once more from a fresh read if that fails:
+ * the scripts name the rules they delete, so another program changing a table between the read and
+ * the restore (the host's own firewall, another agent's NAT, iptables-nft's lock-free commits) fails
+ * the restore as a whole; nothing was changed, and the second read sees what the other wrote.
+ */
+export async function readAndCommit<S, T>(change: (state: S) => Promise<T>, read: () => Promise<S>): Promise<T> {
+  try {
+    return await change(await read());
+  } catch {
+    return change(await read());
+  }
+}
 
 /** Layer 2 first (ebtables), then IPv4 and IPv6; each is one all-or-nothing transaction. */
 async function commit(state: HostState, build: readonly NicRuleSet[], remove: readonly string[]): Promise<void> {
