@@ -128,6 +128,46 @@ describe.each(testDatabaseKinds())('security groups on hosts: what the node send
     expect(sent()).toBe(before);
   });
 
+  it('a host that refused an apply gets its whole set again at once, and after the failure worker interval when it refused twice', async () => {
+    const [h0] = w.hosts;
+    const a = await createVm('sg-refused', h0);
+    const b = await createVm('sg-refused-b', h0);
+    const agent = fleet().agent(h0)!;
+    agent.configure(SecurityGroupAgentPaths.applyRules, { error: 'iptables-restore: resource busy', times: 1 });
+    await join(a.vmNics[0].uuid);
+    expect(ingress(h0, a.vmNics[0].internalName)).toEqual([`ALL from ${a.vmNics[0].ip}`]);
+    // refused twice: the API still answers (the change is the node's), and the host catches up later
+    await c.call('PUT', '/global-configurations/securityGroup/host.failureWorkerInterval/actions', { updateGlobalConfig: { value: '1' } });
+    try {
+      agent.configure(SecurityGroupAgentPaths.applyRules, { error: 'iptables-restore: resource busy', times: 2 });
+      await join(b.vmNics[0].uuid);
+      expect(held(h0)[b.vmNics[0].internalName]).toBeUndefined();
+      const both = [a.vmNics[0].ip, b.vmNics[0].ip].sort().join(',');
+      await waitFor('the host to catch up', () => ingress(h0, b.vmNics[0].internalName)?.[0] === `ALL from ${both}`, 10_000);
+      expect(ingress(h0, a.vmNics[0].internalName)).toEqual([`ALL from ${both}`]);
+    } finally {
+      await c.call('PUT', '/global-configurations/securityGroup/host.failureWorkerInterval/actions', { updateGlobalConfig: { value: '60' } });
+    }
+    await c.call('DELETE', `/vm-instances/${a.uuid}`);
+    await c.call('DELETE', `/vm-instances/${b.uuid}`);
+  });
+
+  it('a member joining while its host reconnects, after the reconnect sent the host its set, reaches the host', async () => {
+    const [h0] = w.hosts;
+    const a = await createVm('sg-during-connect', h0);
+    const agent = fleet().agent(h0)!;
+    // the reconnect's refresh is answered late: the host stays Connecting while the NIC joins
+    agent.configure(SecurityGroupAgentPaths.refreshRulesOnHost, { delayMs: 1500, times: 1 });
+    const sent = agent.count(SecurityGroupAgentPaths.refreshRulesOnHost);
+    const reconnect = c.send('PUT', `/hosts/${h0}/actions`, { reconnectHost: {} });
+    await waitFor('the reconnect to send the host its set', () => agent.count(SecurityGroupAgentPaths.refreshRulesOnHost) > sent);
+    expect((await c.call('GET', `/hosts/${h0}`)).inventories[0].status).toBe('Connecting');
+    await join(a.vmNics[0].uuid);
+    expect((await reconnect).status).toBe(200);
+    expect(ingress(h0, a.vmNics[0].internalName)).toEqual([`ALL from ${a.vmNics[0].ip}`]);
+    await c.call('DELETE', `/vm-instances/${a.uuid}`);
+  });
+
   it('moves the rules with a migrating VM and refreshes a reconnected host with its whole set', async () => {
     const [h0, h1] = w.hosts;
     const a = await createVm('sg-move', h0);

@@ -1,10 +1,10 @@
 import type { Kysely } from 'kysely';
-import { HostErrors, HypervisorFactoryPoint, type HostSpec } from '../../contracts/host.ts';
+import { HostErrors, HostLifecyclePoint, HypervisorFactoryPoint, type HostSpec } from '../../contracts/host.ts';
 import { SecurityGroupAgentPaths, SecurityGroupMembershipPoint, type ApplySecurityGroupRulesCmd, type SecurityGroupMembership, type SecurityGroupRulesChangedEvent } from '../../contracts/security-group.ts';
 import { VmLifecyclePoint, VmNetworkFollowerPoint, type VmNetworkFollower, type StillOnHost, type VmNicsOnHost } from '../../contracts/vm.ts';
 import { StratoError, SysErrors } from '../../core/errors/index.ts';
 import type { NodeContext, ServiceModule } from '../../core/node-context.ts';
-import { concernsSecurityGroups, GONE_STATES, groupsNaming, membersOf, nicsWithHost, ruleCommand, type SgNic } from './rule-sets.ts';
+import { concernsSecurityGroups, GONE_STATES, groupsNaming, membersOf, nicsOnHost, nicsWithHost, ruleCommand, type SgNic } from './rule-sets.ts';
 
 export { simulatorSecurityGroupPlugin, securityGroupsOf } from './simulator-commands.ts';
 
@@ -21,11 +21,22 @@ export { simulatorSecurityGroupPlugin, securityGroupsOf } from './simulator-comm
  *   naming it as remote group) is re-applied on its host, right away;
  * - a host (re)connects: its whole set is refreshed (stale chains vanish).
  * Commands to one host are computed and sent one at a time, so the last sent is the latest state.
+ * A host a command failed on, or skipped while Disconnected, is "behind" (ZStack's failure hosts): it
+ * gets every NIC of its VMs again once Connected, and every `securityGroup.host.failureWorkerInterval`.
  */
+const senders = new WeakMap<NodeContext, HostSender>();
+
 export const securityGroupKvmPlugin: ServiceModule = {
   id: 'security-group-kvm',
   setup(ctx) {
-    const hosts = new HostSender(ctx);
+    const interval = ctx.config.define({ category: 'securityGroup', name: 'host.failureWorkerInterval', type: 'number', defaultValue: 60, min: 1, description: 'seconds between retries of hosts whose security-group rules could not be applied' });
+    const hosts = new HostSender(ctx, () => interval.get() * 1000);
+    senders.set(ctx, hosts);
+    interval.onChange(() => hosts.restart());
+    ctx.extensions.registerObserver(HostLifecyclePoint, {
+      afterStatusChange: (host) => (host.status === 'Connected' ? hosts.catchUp(host.uuid) : undefined),
+      afterDelete: (host) => hosts.forget(host.uuid),
+    }, { by: 'security-group-kvm' });
     ctx.extensions.registerObserver(VmNetworkFollowerPoint, follower(ctx, hosts), { order: 50, by: 'security-group-kvm' });
     ctx.extensions.registerObserver(SecurityGroupMembershipPoint, membership(ctx, hosts), { by: 'security-group-kvm' });
     ctx.extensions.registerObserver(VmLifecyclePoint, {
@@ -38,24 +49,92 @@ export const securityGroupKvmPlugin: ServiceModule = {
       },
     }, { by: 'security-group-kvm' });
   },
+  start(ctx) {
+    senders.get(ctx)?.start();
+  },
+  stop(ctx) {
+    senders.get(ctx)?.stop();
+  },
 };
 
 class HostSender {
-  constructor(private readonly ctx: NodeContext) {}
+  /** Hosts whose last command failed or was skipped: their rules may be older than the database's. */
+  readonly #behind = new Set<string>();
+  #timer: NodeJS.Timeout | undefined;
 
-  /** Computes (inside the host's queue) and sends one command; `connecting`: the host is not Connected yet (a connect replay). */
+  constructor(private readonly ctx: NodeContext, private readonly retryEveryMs: () => number) {}
+
+  /**
+   * Computes (inside the host's queue) and sends one command; `connecting`: a connect replay (its
+   * failure fails the connect, which the next reconnect replays). A Connecting host gets the command
+   * too: its agent answered the connect, and a change committed after the replay computed its set
+   * would otherwise reach it only with the next change.
+   */
   send(hostUuid: string, path: string, compute: () => Promise<ApplySecurityGroupRulesCmd | undefined>, opts: { connecting?: boolean } = {}): Promise<void> {
     return this.ctx.queues.submit(`security-group-host-${hostUuid}`, async () => {
       const host = await hostRow(this.ctx.db, hostUuid);
       if (!host) return; // deleted meanwhile: nothing to hold rules
-      if (!opts.connecting && host.status !== 'Connected') {
+      if (!opts.connecting && host.status === 'Disconnected') {
+        this.#behind.add(hostUuid);
         throw new StratoError(HostErrors.NOT_CONNECTED, `host ${hostUuid} is ${host.status}; its security-group rules cannot be sent (a reconnect re-sends them)`);
       }
       const cmd = await compute();
       if (!cmd) return;
       const endpoint = await this.ctx.extensions.strategy(HypervisorFactoryPoint, host.hypervisorType).endpointOf(host);
-      await this.ctx.agents.call(endpoint, path, { hostUuid, ...cmd });
+      try {
+        await this.ctx.agents.call(endpoint, path, { hostUuid, ...cmd });
+      } catch (e) {
+        if (!opts.connecting) this.#behind.add(hostUuid);
+        throw e;
+      }
     });
+  }
+
+  /** Every NIC of the host's VMs again (a host that was behind); it stays behind if this fails too. */
+  resync(hostUuid: string): Promise<void> {
+    return this.send(hostUuid, SecurityGroupAgentPaths.applyRules, async () => {
+      this.#behind.delete(hostUuid); // a failure from here on marks it again
+      const nics = await nicsOnHost(this.ctx.db, hostUuid);
+      return (await concernsSecurityGroups(this.ctx.db, nics)) ? ruleCommand(this.ctx.db, nics) : undefined;
+    });
+  }
+
+  /** A host that is behind, now Connected: resynced in the background (a failure leaves it behind). */
+  catchUp(hostUuid: string): void {
+    if (!this.#behind.has(hostUuid)) return;
+    void this.resync(hostUuid).catch((err: unknown) => this.ctx.log.warn({ err, host: hostUuid }, 'security groups: a host that missed rule changes could not be resynced; retried later'));
+  }
+
+  forget(hostUuid: string): void {
+    this.#behind.delete(hostUuid);
+  }
+
+  start(): void {
+    const tick = () => {
+      this.#timer = setTimeout(() => {
+        void (async () => {
+          for (const host of [...this.#behind]) {
+            const row = await hostRow(this.ctx.db, host).catch(() => undefined);
+            if (!row) this.#behind.delete(host);
+            else if (row.status === 'Connected') this.catchUp(host);
+          }
+        })().finally(() => this.#timer && tick());
+      }, this.retryEveryMs());
+      this.#timer.unref();
+    };
+    tick();
+  }
+
+  stop(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** A new interval applies at once. */
+  restart(): void {
+    if (!this.#timer) return; // not started, or stopped
+    this.stop();
+    this.start();
   }
 
   /** Re-applies NICs wherever their VMs run; a host that is not connected is skipped (its reconnect refreshes it). */
@@ -68,7 +147,10 @@ class HostSender {
         const nics = (await nicsWithHost(this.ctx.db, uuids)).filter((n) => n.hostUuid === host);
         return nics.length ? ruleCommand(this.ctx.db, nics) : undefined;
       })));
-    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected' && !isNotConnected(r.reason));
+    // A host that refused (not its connection) gets one fresh resync of its whole set right away.
+    const hostList = [...byHost.keys()];
+    const retried = await Promise.allSettled(results.map((r, i) => (r.status === 'rejected' && !isNotConnected(r.reason) ? this.resync(hostList[i]) : Promise.resolve())));
+    const failed = retried.filter((r): r is PromiseRejectedResult => r.status === 'rejected' && !isNotConnected(r.reason));
     if (failed.length) throw new StratoError(SysErrors.OPERATION_ERROR, `security-group rules could not be applied on ${failed.length} host(s)`, { cause: failed[0].reason });
   }
 }

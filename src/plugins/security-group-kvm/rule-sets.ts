@@ -36,6 +36,14 @@ export async function nicsWithHost(db: Kysely<any>, nicUuids: readonly string[])
   return rows as NicOnHost[];
 }
 
+/** The NICs of every VM recorded on a host. */
+export async function nicsOnHost(db: Kysely<any>, hostUuid: string): Promise<NicOnHost[]> {
+  const rows = await db.selectFrom('vm_nic as n').innerJoin('vm_instance as v', 'v.uuid', 'n.vmInstanceUuid')
+    .select(['n.uuid as uuid', 'n.internalName as internalName', 'n.mac as mac', 'n.ip as ip', 'n.l3NetworkUuid as l3NetworkUuid', 'v.hostUuid as hostUuid'])
+    .where('v.hostUuid', '=', hostUuid).orderBy('n.uuid').execute();
+  return rows as NicOnHost[];
+}
+
 /** The member NICs of these groups. */
 export async function membersOf(db: Kysely<any>, sgUuids: readonly string[]): Promise<string[]> {
   if (!sgUuids.length) return [];
