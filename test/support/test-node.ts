@@ -19,18 +19,25 @@ export interface TestNode {
   url: string;
   login(account?: string, password?: string): Promise<TestClient>;
   stop(): Promise<void>;
+  /** The node's warnings and errors as JSON lines, with `keepWarnings` (for failure messages of slow system tests). */
+  warnings: string[];
 }
 
 export const sha512 = (s: string) => createHash('sha512').update(s).digest('hex');
 
-export async function startTestNode(kind: 'sqlite' | 'mysql', opts: { modules?: ServiceModule[]; dir?: string; node?: Partial<ManagementNodeOptions> } = {}): Promise<TestNode> {
+export async function startTestNode(kind: 'sqlite' | 'mysql', opts: { modules?: ServiceModule[]; dir?: string; node?: Partial<ManagementNodeOptions>; keepWarnings?: boolean } = {}): Promise<TestNode> {
   const db = await freshTestDatabase(kind, opts.dir ?? '/tmp');
   await db.close(); // the node opens its own connection to the same database
-  const node = await ManagementNode.start({ dbUrl: db.url, port: 0, host: '127.0.0.1', logger: pino({ level: process.env.STRATO_TEST_LOG ?? 'silent' }), modules: opts.modules, ...opts.node });
+  const warnings: string[] = [];
+  const logger = opts.keepWarnings && !process.env.STRATO_TEST_LOG
+    ? pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line.trim()) })
+    : pino({ level: process.env.STRATO_TEST_LOG ?? 'silent' });
+  const node = await ManagementNode.start({ dbUrl: db.url, port: 0, host: '127.0.0.1', logger, modules: opts.modules, ...opts.node });
   return {
     node,
     db,
     url: node.url,
+    warnings,
     async login(account = 'admin', password = 'password') {
       const res = await fetch(`${node.url}/zstack/v1/accounts/login`, { method: 'PUT', headers: { 'Content-Type': 'application/json; charset=utf-8' }, body: JSON.stringify({ logInByAccount: { accountName: account, password: sha512(password) } }) });
       const body = (await res.json()) as { inventory?: { uuid: string } };

@@ -55,7 +55,7 @@ describe.skipIf(!canRun)('security groups on a KVM host, a real guest, through t
     const image = join(tinyGuest(), 'tiny-guest.qcow2');
     h = await createPretendHost();
     rootDir = await mkdtemp(join(tmpdir(), 'strato-test-sg-'));
-    t = await startTestNode('sqlite', { node: { host: h.gatewayIp, advertiseHost: h.gatewayIp } });
+    t = await startTestNode('sqlite', { node: { host: h.gatewayIp, advertiseHost: h.gatewayIp }, keepWarnings: true });
     c = await t.login();
     for (const category of ['kvm', 'imageStore']) await c.call('PUT', `/global-configurations/${category}/agent.rootDir/actions`, { updateGlobalConfig: { value: rootDir } });
     ids.zone = (await api('CreateZone', { name: 'sg-zone' })).inventory.uuid;
@@ -124,7 +124,13 @@ describe.skipIf(!canRun)('security groups on a KVM host, a real guest, through t
         throw new Error(`${e.message}; serial: ${serial(v).slice(-1500)}; dnsmasq exit ${String(dnsmasq?.exitCode)}, log: ${dhcpLog.slice(-1500)}; iptables: ${await inHost('iptables', '-S')}`);
       });
     }
-    expect(await inHost('iptables', '-S')).toContain(`sgi-${nic.internalName}`);
+    const rules = await inHost('iptables', '-S');
+    // when this fails, what the node and the host's agent said about it is in the message
+    if (!rules.includes(`sgi-${nic.internalName}`)) {
+      const agentLog = join(agentDataDirOf(rootDir, ids.host), 'agent.log');
+      const host = (await api('QueryHost', { q: [`uuid=${ids.host}`] })).inventories[0];
+      throw new Error(`no chain sgi-${nic.internalName} on the host (host ${host?.status}); node warnings: ${t.warnings.join('\n').slice(-3000)}; agent log: ${existsSync(agentLog) ? readFileSync(agentLog, 'utf8').slice(-3000) : '(none)'}; iptables: ${rules.slice(0, 1500)}`);
+    }
     await waitUntil(() => connects(8080), 30_000); // httpd starts right after the address
     expect(await connects(80)).toBe(false);
     expect(await pings()).toBe(false);
