@@ -194,6 +194,24 @@ describe.each(testDatabaseKinds())('NIC QoS and flat EIPs on hosts: what the nod
     const sync = agent(h0).received.filter((x) => x.path === FlatEipAgentPaths.batchApply).at(-1)!.body as { sync: boolean };
     expect(sync.sync).toBe(true);
   });
+  it('an EIP detached while its host reconnects, after the reconnect sent the host its set, is gone from the host', async () => {
+    const h0 = w.hosts[0];
+    const vm = await createVm('eip-detach-connecting', h0);
+    const { eip } = await newEip(vm.vmNics[0].uuid);
+    expect(eipsOf(agent(h0))[eip]).toBeDefined();
+    // the reconnect's sync is answered late: the host stays Connecting while the EIP is detached
+    agent(h0).configure(FlatEipAgentPaths.batchApply, { delayMs: 1500, times: 1 });
+    const synced = agent(h0).count(FlatEipAgentPaths.batchApply);
+    const reconnect = c.send('PUT', `/hosts/${h0}/actions`, { reconnectHost: {} });
+    while (agent(h0).count(FlatEipAgentPaths.batchApply) === synced) await new Promise((r) => setTimeout(r, 20));
+    expect((await c.call('GET', `/hosts/${h0}`)).inventories[0].status).toBe('Connecting');
+    expect((await c.send('DELETE', `/eips/${eip}/vm-instances/nics`)).status).toBe(200);
+    expect((await reconnect).status).toBe(200);
+    expect(eipsOf(agent(h0))[eip]).toBeUndefined();
+    expect((await c.send('DELETE', `/eips/${eip}`)).status).toBe(200);
+    expect((await c.send('DELETE', `/vm-instances/${vm.uuid}`)).status).toBe(200);
+  });
+
   it('a VM that stops while its host reconnects (after the replay read the host\'s VMs) does not get its EIP back on that host', async () => {
     const h0 = w.hosts[0];
     const vm = await createVm('eip-dies', h0);
