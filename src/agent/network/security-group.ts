@@ -104,7 +104,7 @@ const EMPTY = '*filter\nCOMMIT\n';
  * Reads the ruleset and commits a change computed from it, once more from a fresh read if that fails:
  * the scripts name the rules they delete, so another program changing a table between the read and
  * the restore (the host's own firewall, another agent's NAT, iptables-nft's lock-free commits) fails
- * the restore as a whole; nothing was changed, and the second read sees what the other wrote.
+ * that table's restore as a whole; the second try starts from what every table now holds.
  */
 export async function readAndCommit<S, T>(change: (state: S) => Promise<T>, read: () => Promise<S>): Promise<T> {
   try {

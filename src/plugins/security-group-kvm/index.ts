@@ -61,6 +61,8 @@ class HostSender {
   /** Hosts whose last command failed or was skipped: their rules may be older than the database's. */
   readonly #behind = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
+  #generation = 0;
+  #started = false;
 
   constructor(private readonly ctx: NodeContext, private readonly retryEveryMs: () => number) {}
 
@@ -109,16 +111,13 @@ class HostSender {
     this.#behind.delete(hostUuid);
   }
 
+  /** Retries the hosts that are behind every interval, from now until `stop`. */
   start(): void {
+    const generation = ++this.#generation; // a tick of an earlier start (before a restart) schedules no more
+    this.#started = true;
     const tick = () => {
       this.#timer = setTimeout(() => {
-        void (async () => {
-          for (const host of [...this.#behind]) {
-            const row = await hostRow(this.ctx.db, host).catch(() => undefined);
-            if (!row) this.#behind.delete(host);
-            else if (row.status === 'Connected') this.catchUp(host);
-          }
-        })().finally(() => this.#timer && tick());
+        void this.#retryBehind().finally(() => generation === this.#generation && tick());
       }, this.retryEveryMs());
       this.#timer.unref();
     };
@@ -126,15 +125,24 @@ class HostSender {
   }
 
   stop(): void {
+    this.#generation++;
+    this.#started = false;
     if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
   }
 
   /** A new interval applies at once. */
   restart(): void {
-    if (!this.#timer) return; // not started, or stopped
+    if (!this.#started) return;
     this.stop();
     this.start();
+  }
+
+  async #retryBehind(): Promise<void> {
+    for (const host of [...this.#behind]) {
+      const row = await hostRow(this.ctx.db, host).catch(() => undefined);
+      if (!row) this.#behind.delete(host);
+      else if (row.status === 'Connected') this.catchUp(host);
+    }
   }
 
   /** Re-applies NICs wherever their VMs run; a host that is not connected is skipped (its reconnect refreshes it). */
