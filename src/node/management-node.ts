@@ -48,6 +48,9 @@ export interface ManagementNodeOptions {
   heartbeatMs?: number;
 }
 
+
+/** Published by a node once it has joined (its peers add it to their rings at once). */
+const NODE_JOINED_EVENT = 'managementNode.joined';
 /**
  * One management node: database, bus, queues, flows, extension points, services and the REST API.
  *
@@ -172,7 +175,13 @@ export class ManagementNode {
       const previousLives = await membership.join();
       if (previousLives.length) log.warn({ previous: previousLives }, 'replaced the row of a previous run of this node (same address and port); taking over its work');
       const node = new ManagementNode(ctx, app, `http://${advertise}:${port}`, membership, () => undefined, modules);
+      // Peers learn of a new node at once, not at their next heartbeat: routing by the ring, and what a lone
+      // node may keep (MariaDB query totals), change as soon as this node can take requests.
+      ctx.bus.subscribe<{ uuid: string; url: string }>(NODE_JOINED_EVENT, (b) => {
+        if (typeof b?.uuid === 'string' && typeof b.url === 'string' && b.uuid !== nodeUuid) ctx.bus.addPeer({ uuid: b.uuid, url: b.url });
+      });
       await node.refreshPeers();
+      await ctx.bus.publish(NODE_JOINED_EVENT, { uuid: nodeUuid, url: node.url });
       // Flows and api jobs left by nodes that are gone (this node's previous life included) are ours to finish.
       await node.takeOverFromDeadNodes();
       for (const m of modules) await m.start?.(ctx);

@@ -9,6 +9,7 @@ import type { Kysely } from 'kysely';
 export type WriteEpoch = (table: string) => string | undefined;
 
 const epochs = new WeakMap<Kysely<any>, WriteEpoch>();
+const totalsEpochs = new WeakMap<Kysely<any>, WriteEpoch>();
 
 export function registerWriteEpoch(db: Kysely<any>, epoch: WriteEpoch): void {
   epochs.set(db, epoch);
@@ -16,6 +17,20 @@ export function registerWriteEpoch(db: Kysely<any>, epoch: WriteEpoch): void {
 
 export function writeEpoch(db: Kysely<any>): WriteEpoch | undefined {
   return epochs.get(db);
+}
+
+/**
+ * Epochs good enough for query totals only (MariaDB: this node's writes exactly, other nodes' within a
+ * time window; mysql-write-tracking.ts). The read cache does not use them: what it keeps (offerings,
+ * ranges, clusters) decides what a create does, and must not lag behind another node.
+ */
+export function registerTotalsEpoch(db: Kysely<any>, epoch: WriteEpoch): void {
+  totalsEpochs.set(db, epoch);
+}
+
+/** The epochs a query total may be kept under: the database's write epochs, else its totals epochs. */
+export function totalsEpoch(db: Kysely<any>): WriteEpoch | undefined {
+  return epochs.get(db) ?? totalsEpochs.get(db);
 }
 
 /**

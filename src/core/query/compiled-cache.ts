@@ -8,7 +8,7 @@ import type { InventoryRegistry } from './registry.ts';
 import { toColumnValue } from './values.ts';
 import { directReader, offloadedInventoryReader, offloadedReader, unseenWrites } from '../db/direct-read.ts';
 import type { InventoriesText, InventoryColumns } from '../db/read-worker.ts';
-import { writeEpoch } from '../db/write-epochs.ts';
+import { totalsEpoch } from '../db/write-epochs.ts';
 
 /**
  * Building and compiling a query with Kysely costs more than running it, and most API reads repeat a
@@ -212,9 +212,9 @@ export interface CompiledRunner {
   pageInventories(inventory: InventoryColumns): Promise<InventoriesText> | undefined;
 }
 
-/** The write epochs of every table a total read, as one token; undefined where there are none (MariaDB). */
+/** The write epochs of every table a total read, as one token; undefined where there are none. */
 function epochOf(db: Kysely<any>, tables: readonly string[]): string | undefined {
-  const epoch = writeEpoch(db);
+  const epoch = totalsEpoch(db);
   if (!epoch) return undefined;
   if (tables.length === 1) return epoch(tables[0]);
   const parts: string[] = [];
@@ -243,8 +243,8 @@ export function compiledRunner(db: Kysely<any>, plan: ShapePlan, restrict: Restr
     async count(build) {
       if (entry?.countSql) {
         // The epoch is read before counting: a write landing in between makes the total stale at once, never wrongly fresh.
-        const epoch = direct && epochOf(db, entry.tables ?? [plan.inventory.table]);
-        if (direct && epoch !== undefined) {
+        const epoch = epochOf(db, entry.tables ?? [plan.inventory.table]);
+        if (epoch !== undefined) {
           const values = valuesKey(params);
           const known = entry.totals?.get(values);
           if (known && known.epoch === epoch) return known.row;
@@ -255,6 +255,8 @@ export function compiledRunner(db: Kysely<any>, plan: ShapePlan, restrict: Restr
             if (entry.totals.size > MAX_TOTALS_PER_SHAPE) entry.totals.delete(entry.totals.keys().next().value as string);
             return row;
           };
+          // MariaDB: counted on a pooled connection (what is committed); writes still in a transaction bump at their COMMIT
+          if (!direct) return keep((await db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(entry.countSql, params))).rows[0]);
           const offload = entry.countMs !== undefined && entry.countMs >= offloadAboveMs ? offloadedReader(db) : undefined;
           if (offload) {
             // The worker sees only committed rows: with writes pending here (counted in the epoch already) its total is not kept.

@@ -1,4 +1,5 @@
 import type { Message } from '../../core/bus/index.ts';
+import { setTotalsReusePolicy } from '../../core/db/mysql-write-tracking.ts';
 import { StratoError, SysErrors } from '../../core/errors/index.ts';
 import type { ServiceModule } from '../../core/node-context.ts';
 import { executeQuery, executeZql, tenantRestriction, type QueryOptions } from '../../core/query/index.ts';
@@ -25,6 +26,10 @@ export const queryService: ServiceModule = {
   apis: queryApis,
   setup(ctx) {
     const { db, inventories, apis } = ctx;
+    // MariaDB: a total is counted again once this node wrote to its tables; others' writes are unseen, so it is
+    // reused only while this node is alone on the ring, and for at most this long (SQLite sees every write).
+    const totalsMaxAge = ctx.config.define({ category: 'query', name: 'totals.maxAgeMs', type: 'number', defaultValue: 2000, min: 0, max: 60_000, description: 'MariaDB: how long a query total (replyWithCount) may be reused by a management node that is alone on the ring; writes made elsewhere show in totals within this time; 0 counts every time' });
+    setTotalsReusePolicy(db, { allowed: () => ctx.bus.listPeers().length === 0, maxAgeMs: () => totalsMaxAge.get() });
     ctx.bus.registerService({
       id: 'query',
       async handle(msg: Message<any>) {
