@@ -49,6 +49,26 @@ describe.skipIf(!testDatabaseKinds().includes('mysql'))('query totals on MariaDB
     await setMaxAge(60_000);
     expect(await total()).toBe(1);
 
+    // ten clients asking at once for a total gone stale wait for one count
+    await createZone(c, 'tz5');
+    const db = t.node.ctx.db as unknown as { executeQuery: (q: { sql: string }) => Promise<unknown> };
+    const execute = db.executeQuery.bind(db);
+    let counts = 0;
+    db.executeQuery = async (q) => {
+      if (/^select count/i.test(q.sql)) {
+        counts++;
+        await new Promise((r) => setTimeout(r, 300)); // a count over many rows: the other nine arrive meanwhile
+      }
+      return execute(q);
+    };
+    try {
+      expect(await Promise.all(Array.from({ length: 10 }, () => total()))).toEqual(Array(10).fill(2));
+    } finally {
+      db.executeQuery = execute;
+    }
+    expect(counts).toBe(1);
+    await c.call('DELETE', `/zones/${(await c.call('GET', '/zones?q=name=tz5')).inventories[0].uuid}`);
+
     // a second node joins: the first hears of it at once (not at its next heartbeat) and keeps no total
     b = await ManagementNode.start({ dbUrl: t.db.url, port: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }) });
     expect(t.node.ctx.bus.listPeers().map((p) => p.uuid)).toEqual([b.nodeUuid]);
