@@ -48,9 +48,9 @@ export interface ManagementNodeOptions {
   heartbeatMs?: number;
 }
 
-
 /** Published by a node once it has joined (its peers add it to their rings at once). */
 const NODE_JOINED_EVENT = 'managementNode.joined';
+
 /**
  * One management node: database, bus, queues, flows, extension points, services and the REST API.
  *
