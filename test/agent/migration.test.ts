@@ -12,8 +12,8 @@ const MiB = 1024 * 1024;
 
 /**
  * Live migration between two pretend hosts joined by an underlay link, on storage both see at the same
- * path (the hosts share this machine's filesystem): the guest, booting or booted when it leaves, runs on
- * at the destination.
+ * path (the hosts share this machine's filesystem): the guest, booted at the source, runs on at the
+ * destination.
  */
 describe.skipIf(!canRun)('strato agent: live migration between two hosts', () => {
   const src = new PretendAgentHost();
