@@ -16,7 +16,8 @@ import WebSocket from 'ws';
  */
 export async function inHeadlessChromium(url: string, opts: { until: string; timeoutMs?: number; screenshot?: string }): Promise<{ value: unknown; consoleErrors: string[] }> {
   const profile = await mkdtemp(join(tmpdir(), 'strato-test-chromium-'));
-  const chrome = spawn('chromium', ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', '--remote-debugging-port=0', `--user-data-dir=${profile}`, '--window-size=1024,768', 'about:blank'], { stdio: 'ignore', detached: true });
+  // TMPDIR in the profile: Chromium's own temporary directories (org.chromium.Chromium.*) go with it
+  const chrome = spawn('chromium', ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', '--remote-debugging-port=0', `--user-data-dir=${profile}`, '--window-size=1024,768', 'about:blank'], { stdio: 'ignore', detached: true, env: { ...process.env, TMPDIR: profile } });
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   let ws: WebSocket | undefined;

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fetchToFile, redactUrl } from './fetch-file.ts';
 
@@ -11,7 +14,12 @@ describe('redactUrl', () => {
     expect(redactUrl('/var/images/a.qcow2')).toBe('/var/images/a.qcow2');
   });
   it('keeps credentials out of a fetch error', async () => {
-    const err = await fetchToFile('ftp://bob:s3cret@example.com/a', `/tmp/fetch-file-test-${process.pid}/a`).catch((e: Error) => e);
-    expect(String((err as Error).message)).not.toContain('s3cret');
+    const dir = mkdtempSync(join(tmpdir(), 'strato-test-fetch-'));
+    try {
+      const err = await fetchToFile('ftp://bob:s3cret@example.com/a', join(dir, 'a')).catch((e: Error) => e);
+      expect(String((err as Error).message)).not.toContain('s3cret');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
