@@ -139,9 +139,10 @@ class HostSender {
 
   async #retryBehind(): Promise<void> {
     for (const host of [...this.#behind]) {
-      const row = await hostRow(this.ctx.db, host).catch(() => undefined);
-      if (!row) this.#behind.delete(host);
-      else if (row.status === 'Connected') this.catchUp(host);
+      // a failed read keeps the host behind (only a host that is gone is forgotten)
+      const row = await hostRow(this.ctx.db, host).catch(() => null);
+      if (row === undefined) this.#behind.delete(host);
+      else if (row?.status === 'Connected') this.catchUp(host);
     }
   }
 
