@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { agentDataDirOf } from '../../src/core/ansible/index.ts';
 import { tinyGuest } from '../agent/tiny-guest.ts';
 import { createPretendHost, type PretendHost } from '../support/pretend-host.ts';
+import { processRuns } from '../../src/agent/process-alive.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const LONG = 300_000;
@@ -148,14 +149,8 @@ async function removeDhcpNamespaces(dir: string): Promise<void> {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** Alive and not a zombie waiting for its parent (init) to reap it. */
+const alive = (pid: number) => processRuns(pid);
 
 async function run(file: string, args: string[]): Promise<string> {
   const p = spawn(file, args, { stdio: ['ignore', 'pipe', 'ignore'] });

@@ -16,6 +16,7 @@ import { tinyGuest } from '../agent/tiny-guest.ts';
 import { createPretendHost, type PretendHost } from '../support/pretend-host.ts';
 import { startTestNode, type TestClient, type TestNode } from '../support/test-node.ts';
 import { typeOnSerial, waitUntil } from '../support/guest-serial.ts';
+import { processRuns } from '../../src/agent/process-alive.ts';
 
 /**
  * Issue 6: a guest's network services follow it across a live migration and an agent restart, all
@@ -282,11 +283,5 @@ function sshTo(h: PretendHost, cmd: string, args: string[]): void {
   execFileSync('ssh', ['-i', join(h.dir, 'id'), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', '-p', String(h.sshPort), `root@${h.ip}`, '--', [cmd, ...args].map(quote).join(' ')], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 30_000 });
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** Alive and not a zombie waiting for its parent (init) to reap it. */
+const alive = (pid: number) => processRuns(pid);

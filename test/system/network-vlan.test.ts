@@ -16,6 +16,7 @@ import { tinyGuest } from '../agent/tiny-guest.ts';
 import { createPretendHost, type PretendHost } from '../support/pretend-host.ts';
 import { startTestNode, type TestClient, type TestNode } from '../support/test-node.ts';
 import { typeOnSerial, waitUntil } from '../support/guest-serial.ts';
+import { processRuns } from '../../src/agent/process-alive.ts';
 
 const run = promisify(execFile);
 const LONG = 420_000;
@@ -194,11 +195,5 @@ describe.skipIf(!canRun)('VLAN networks with flat DHCP on two KVM hosts through 
   }, LONG);
 });
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** Alive and not a zombie waiting for its parent (init) to reap it. */
+const alive = (pid: number) => processRuns(pid);

@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { exec } from '../exec.ts';
 import { KeyedQueue } from '../keyed-queue.ts';
+import { pidFromFile, processRuns } from '../process-alive.ts';
 
 /**
  * Open vSwitch for VLAN L2 networks on hosts whose kernel cannot make 802.1Q devices (or when the
@@ -34,14 +35,23 @@ export class OvsSwitch {
     return exec('ovs-vsctl', [`--db=${this.db}`, '--timeout=30', ...args]);
   }
 
+  /**
+   * Whether our `ovsdb-server` or `ovs-vswitchd` runs: the process of its pid file, given that pid file
+   * (not a zombie left by a killed daemon, which would otherwise leave the host without a switch).
+   */
+  daemonRuns(daemon: 'ovsdb-server' | 'ovs-vswitchd'): boolean {
+    const pidFile = join(this.dir, `${daemon}.pid`);
+    return processRuns(pidFromFile(pidFile), `--pidfile=${pidFile}`);
+  }
+
   /** Starts ovsdb-server and ovs-vswitchd under `dir` unless both already run (one at a time). */
   ensureRunning(): Promise<void> {
     return this.#queue.run('daemons', () => this.#start());
   }
 
   async #start(): Promise<void> {
-    const dbAlive = pidAlive(join(this.dir, 'ovsdb-server.pid'));
-    if (dbAlive && pidAlive(join(this.dir, 'ovs-vswitchd.pid'))) return;
+    const dbAlive = this.daemonRuns('ovsdb-server');
+    if (dbAlive && this.daemonRuns('ovs-vswitchd')) return;
     mkdirSync(this.dir, { recursive: true });
     const conf = join(this.dir, 'conf.db');
     if (!dbAlive) {
@@ -92,9 +102,9 @@ export class OvsSwitch {
 
   /** Stops both daemons (by their pid files); the database stays for the next start. */
   async stop(): Promise<void> {
-    for (const d of ['ovs-vswitchd', 'ovsdb-server']) {
-      const pid = pidOf(join(this.dir, `${d}.pid`));
-      if (pid) {
+    for (const d of ['ovs-vswitchd', 'ovsdb-server'] as const) {
+      const pid = pidFromFile(join(this.dir, `${d}.pid`));
+      if (pid && this.daemonRuns(d)) {
         try {
           process.kill(pid, 'SIGTERM');
         } catch {
@@ -123,24 +133,4 @@ export async function ovsInstalled(): Promise<boolean> {
 async function schemaPath(): Promise<string> {
   for (const p of ['/usr/share/openvswitch/vswitch.ovsschema', '/usr/local/share/openvswitch/vswitch.ovsschema']) if (existsSync(p)) return p;
   throw new Error('Open vSwitch is installed without its schema (vswitch.ovsschema)');
-}
-
-function pidOf(file: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(file, 'utf8').trim());
-    return pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function pidAlive(file: string): boolean {
-  const pid = pidOf(file);
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -1,23 +1,10 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { processRuns } from '../process-alive.ts';
 
 /** Whether `pid` is alive and is the QEMU of this VM (its command line names the VM's directory). */
 export function isQemuOf(pid: number, vmDir: string): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // A zombie is dead for our purpose (its parent has yet to reap it).
-    if (/\)\s+Z\s/.test(stat)) return false;
-    return cmdline.includes(vmDir);
-  } catch {
-    return false;
-  }
+  return processRuns(pid, vmDir);
 }
 
 /**
