@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, testDatabaseKinds, type Database } from '../src/core/db/index.ts';
+import { openDatabase, readCache, testDatabaseKinds, type Database } from '../src/core/db/index.ts';
 import { ManagementNode } from '../src/node/management-node.ts';
 import { createZone } from './support/integration.ts';
 import { startTestNode, type TestClient, type TestNode } from './support/test-node.ts';
@@ -8,10 +8,11 @@ import { startTestNode, type TestClient, type TestNode } from './support/test-no
 /**
  * Query totals on MariaDB (`replyWithCount`) are counted again after this node's own writes to their
  * tables, and reused (at most `query.totals.maxAgeMs`) only while the node is alone on the ring: a second
- * node makes every total exact again from the moment it has joined. Writes "by another node" are made
+ * node makes every total exact again from the moment it has joined. The read cache follows the same rule
+ * (`db.readCache.maxAgeMs`). Writes "by another node" are made
  * here through a second connection pool the node does not see.
  */
-describe.skipIf(!testDatabaseKinds().includes('mysql'))('query totals on MariaDB', () => {
+describe.skipIf(!testDatabaseKinds().includes('mysql'))('query totals and the read cache on MariaDB', () => {
   let t: TestNode;
   let c: TestClient;
   let other: Database;
@@ -69,11 +70,24 @@ describe.skipIf(!testDatabaseKinds().includes('mysql'))('query totals on MariaDB
     expect(counts).toBe(1);
     await c.call('DELETE', `/zones/${(await c.call('GET', '/zones?q=name=tz5')).inventories[0].uuid}`);
 
-    // a second node joins: the first hears of it at once (not at its next heartbeat) and keeps no total
+    // the read cache (offerings, L3s, … on a create's path) keeps rows too while the node is alone
+    let loads = 0;
+    const cached = () => readCache(t.node.ctx.db).get('test:zones', ['zone'], async () => {
+      loads++;
+      return t.node.ctx.db.selectFrom('zone').select('uuid').execute();
+    });
+    await cached();
+    await cached();
+    expect(loads).toBe(1);
+
+    // a second node joins: the first hears of it at once (not at its next heartbeat) and keeps no total, nor cached rows
     b = await ManagementNode.start({ dbUrl: t.db.url, port: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }) });
     expect(t.node.ctx.bus.listPeers().map((p) => p.uuid)).toEqual([b.nodeUuid]);
     expect(await total()).toBe(1);
     await other.db.deleteFrom('zone').where('uuid', '=', zones[0].uuid).execute();
     expect(await total()).toBe(0);
+    expect(await cached()).toEqual([]);
+    await cached();
+    expect(loads).toBe(3);
   });
 });

@@ -11,7 +11,7 @@ import type { ApiDef } from '../core/api/define-api.ts';
 import { BUS_EVENTS_PATH, BUS_MESSAGES_PATH, Bus, HttpTransport, createBusHttpEndpoint, createLoggingInterceptor, runWithContext, type Caller } from '../core/bus/index.ts';
 import { CascadeRegistry } from '../core/cascade/index.ts';
 import { GlobalConfig } from '../core/config/index.ts';
-import { migrate, openDatabase, type Database } from '../core/db/index.ts';
+import { migrate, openDatabase, setReadCacheReusePolicy, type Database } from '../core/db/index.ts';
 import { errorOf, SysErrors } from '../core/errors/index.ts';
 import { FlowEngine, FlowRegistry, flowMigrations, recoverUnfinishedFlows } from '../core/flow/index.ts';
 import { createMetricsRegistry } from '../core/metrics/metrics.ts';
@@ -131,6 +131,10 @@ export class ManagementNode {
     ctx.cascade.seal();
     await ctx.config.load(db);
     const jobExpiry = ctx.config.define({ category: 'rest', name: 'completedApi.expiredPeriod', type: 'number', defaultValue: 10800, min: 1, description: 'seconds a completed api job stays pollable' });
+    // MariaDB: the read cache (offerings, images, L3s, ranges, clusters) sees only this node's writes, so it keeps rows
+    // only while this node is alone on the ring, and for at most this long (SQLite sees every write).
+    const readCacheMaxAge = ctx.config.define({ category: 'db', name: 'readCache.maxAgeMs', type: 'number', defaultValue: 2000, min: 0, max: 60_000, description: 'MariaDB: how long a management node alone on the ring may keep rarely-written rows (offerings, images, networks, clusters) it read; writes made elsewhere are seen within this time; 0 reads every time' });
+    setReadCacheReusePolicy(db, { allowed: () => bus.listPeers().length === 0, maxAgeMs: () => readCacheMaxAge.get() });
     await ctx.config.load(db);
 
     bus.addInterceptor(createLoggingInterceptor(log.child({ component: 'bus' })));

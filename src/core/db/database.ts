@@ -6,7 +6,7 @@ import { createPool } from 'mysql2';
 import { registerDirectReader, registerOffloadedInventoryReader, registerOffloadedReader, registerUnseenWrites } from './direct-read.ts';
 import { ReadWorkerPool, readWorkerCount } from './read-worker.ts';
 import { MysqlWriteTracking, registerMysqlWriteTracking } from './mysql-write-tracking.ts';
-import { registerTotalsEpoch, registerWriteEpoch } from './write-epochs.ts';
+import { registerReadCacheEpoch, registerTotalsEpoch, registerWriteEpoch } from './write-epochs.ts';
 import { SqliteSharedDialect } from './sqlite-driver.ts';
 import { cachingSqliteDatabase } from './sqlite-statement-cache.ts';
 import { checkpointWalInBackground } from './wal-checkpoints.ts';
@@ -139,11 +139,13 @@ async function openMysql(url: string): Promise<Database> {
       if (err) c.destroy();
     });
   });
-  // Query totals may be kept while this node's own writes leave a table alone (and the node says for how long others' may).
+  // Query totals and read-cache rows may be kept while this node's own writes leave a table alone (and the
+  // node says when, and for how long, others' may be ignored).
   const tracking = new MysqlWriteTracking();
   tracking.track(pool);
   const db = new Kysely<any>({ dialect: new MysqlDialect({ pool }) });
-  registerTotalsEpoch(db, (table) => tracking.counter.epoch(table));
+  registerTotalsEpoch(db, (table) => tracking.totalsEpoch(table));
+  registerReadCacheEpoch(db, (table) => tracking.cacheEpoch(table));
   registerMysqlWriteTracking(db, tracking);
   return { kind: 'mysql', url, db, close: () => db.destroy() };
 }

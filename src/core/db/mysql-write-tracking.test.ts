@@ -16,7 +16,7 @@ function fakePool(): { pool: Pool; run(sql: string): Promise<void> } {
   };
 }
 
-describe('MariaDB write epochs for query totals', () => {
+describe('MariaDB write epochs for query totals and the read cache', () => {
   const alone = (maxAgeMs = 60_000) => ({ allowed: () => true, maxAgeMs: () => maxAgeMs });
 
   it('a statement outside a transaction changes its table\'s epoch once it has run; reads change nothing', async () => {
@@ -24,14 +24,14 @@ describe('MariaDB write epochs for query totals', () => {
     t.setPolicy(alone());
     const { pool, run } = fakePool();
     t.track(pool);
-    const before = t.counter.epoch('zone');
+    const before = t.totalsEpoch('zone');
     await run('select count(*) from `zone`');
-    expect(t.counter.epoch('zone')).toBe(before);
+    expect(t.totalsEpoch('zone')).toBe(before);
     await run('insert into `zone` (`uuid`) values (?)');
-    expect(t.counter.epoch('zone')).not.toBe(before);
-    const other = t.counter.epoch('vm_instance');
+    expect(t.totalsEpoch('zone')).not.toBe(before);
+    const other = t.totalsEpoch('vm_instance');
     await run('update `zone` set `name` = ?');
-    expect(t.counter.epoch('vm_instance')).toBe(other);
+    expect(t.totalsEpoch('vm_instance')).toBe(other);
   });
 
   it('a transaction\'s writes count at its COMMIT, not before; a rolled-back one changes nothing', async () => {
@@ -39,25 +39,45 @@ describe('MariaDB write epochs for query totals', () => {
     t.setPolicy(alone());
     const { pool, run } = fakePool();
     t.track(pool);
-    const before = t.counter.epoch('zone');
+    const before = t.totalsEpoch('zone');
     await run('begin');
     await run('insert into `zone` (`uuid`) values (?)');
-    expect(t.counter.epoch('zone')).toBe(before); // a total counted now reads what was committed: still true then
+    expect(t.totalsEpoch('zone')).toBe(before); // a total counted now reads what was committed: still true then
     await run('commit');
-    const committed = t.counter.epoch('zone');
+    const committed = t.totalsEpoch('zone');
     expect(committed).not.toBe(before);
     await run('begin');
     await run('delete from `zone` where `uuid` = ?');
     await run('rollback');
-    expect(t.counter.epoch('zone')).toBe(committed);
+    expect(t.totalsEpoch('zone')).toBe(committed);
   });
 
   it('without the policy\'s leave (another node on the ring) no two reads give the same epoch; with it, one per time window', () => {
     const t = new MysqlWriteTracking();
-    expect(t.counter.epoch('zone')).not.toBe(t.counter.epoch('zone'));
+    expect(t.totalsEpoch('zone')).not.toBe(t.totalsEpoch('zone'));
     t.setPolicy(alone(60_000));
-    expect(t.counter.epoch('zone')).toBe(t.counter.epoch('zone'));
+    expect(t.totalsEpoch('zone')).toBe(t.totalsEpoch('zone'));
     t.setPolicy(alone(0));
-    expect(t.counter.epoch('zone')).not.toBe(t.counter.epoch('zone'));
+    expect(t.totalsEpoch('zone')).not.toBe(t.totalsEpoch('zone'));
+  });
+
+  it('the read cache\'s epoch is undefined (load every time) unless its own policy allows reuse, and then moves with this node\'s writes', async () => {
+    const t = new MysqlWriteTracking();
+    const { pool, run } = fakePool();
+    t.track(pool);
+    expect(t.cacheEpoch('zone')).toBeUndefined();
+    t.setPolicy(alone()); // the totals' policy is not the cache's
+    expect(t.cacheEpoch('zone')).toBeUndefined();
+    let lone = true;
+    t.setReadCachePolicy({ allowed: () => lone, maxAgeMs: () => 60_000 });
+    const before = t.cacheEpoch('zone');
+    expect(before).toBeDefined();
+    expect(t.cacheEpoch('zone')).toBe(before);
+    await run('update `zone` set `name` = ?');
+    expect(t.cacheEpoch('zone')).not.toBe(before);
+    lone = false; // a peer joined
+    expect(t.cacheEpoch('zone')).toBeUndefined();
+    t.setReadCachePolicy(alone(0));
+    expect(t.cacheEpoch('zone')).toBeUndefined();
   });
 });

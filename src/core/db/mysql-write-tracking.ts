@@ -2,35 +2,60 @@ import type { Pool, PoolConnection } from 'mysql2';
 import { WriteCounter, writeTarget } from './write-epochs.ts';
 
 /**
- * Write epochs for MariaDB query totals. Every connection of this node's pool reports what its
- * statements may change: a statement outside a transaction once it has run, a transaction's statements
- * when its COMMIT has run (a ROLLBACK changes nothing others could see). A total counted on another
- * connection while a transaction is open reads what was committed before it, so it is kept under the
- * epoch from before that COMMIT and is not reused after it.
+ * Write epochs for MariaDB: query totals and the read cache. Every connection of this node's pool
+ * reports what its statements may change: a statement outside a transaction once it has run, a
+ * transaction's statements when its COMMIT has run (a ROLLBACK changes nothing others could see). A
+ * value read on another connection while a transaction is open reads what was committed before it, so
+ * it is kept under the epoch from before that COMMIT and is not reused after it.
  *
- * Other management nodes (and anyone else) write unseen: the counter's external part is the window
- * `policy` allows. While it says reuse is allowed (the node is alone on the ring), the part is the
- * current `maxAgeMs` time bucket, so a total is reused for at most that long; otherwise it changes on
- * every read and nothing is reused (totals exact across nodes, as before).
+ * Other management nodes (and anyone else) write unseen: each use has a policy saying when that may be
+ * ignored (the node is alone on the ring) and for how long (`maxAgeMs`). While it allows reuse the
+ * epoch carries the current `maxAgeMs` time bucket, so a value is reused for at most that long; else a
+ * total is counted on every read (exact across nodes, as before) and the read cache loads every time.
  */
 export interface TotalsReusePolicy {
   allowed(): boolean;
   maxAgeMs(): number;
 }
 
-export class MysqlWriteTracking {
-  #policy: TotalsReusePolicy = { allowed: () => false, maxAgeMs: () => 0 };
-  #never = 0;
-  // DELETEs count as writes to every table: MariaDB's schema may carry them along foreign keys.
-  readonly counter = new WriteCounter(() => this.#external(), () => true);
+/** The same shape of policy, for the read cache (`read-cache.ts`). */
+export type ReadCacheReusePolicy = TotalsReusePolicy;
 
+const NEVER: TotalsReusePolicy = { allowed: () => false, maxAgeMs: () => 0 };
+
+/** The time bucket a policy lets values live in, or undefined when it allows no reuse now. */
+function windowOf(policy: TotalsReusePolicy): string | undefined {
+  if (!policy.allowed()) return undefined;
+  const maxAge = policy.maxAgeMs();
+  return maxAge > 0 ? `t${Math.floor(Date.now() / maxAge)}` : undefined;
+}
+
+export class MysqlWriteTracking {
+  #totals = NEVER;
+  #cache = NEVER;
+  #never = 0;
+  // This node's own writes. DELETEs count as writes to every table: MariaDB's schema may carry them along foreign keys.
+  readonly counter = new WriteCounter(() => '', () => true);
+
+  /** When query totals may be reused. */
   setPolicy(policy: TotalsReusePolicy): void {
-    this.#policy = policy;
+    this.#totals = policy;
   }
 
-  #external(): string {
-    const maxAge = this.#policy.allowed() ? this.#policy.maxAgeMs() : 0;
-    return maxAge > 0 ? `t${Math.floor(Date.now() / maxAge)}` : `n${++this.#never}`;
+  /** When the read cache may keep rows. */
+  setReadCachePolicy(policy: ReadCacheReusePolicy): void {
+    this.#cache = policy;
+  }
+
+  /** A query total's epoch: a fresh one on every call while reuse is not allowed. */
+  totalsEpoch(table: string): string {
+    return `${this.counter.epoch(table)}${windowOf(this.#totals) ?? `n${++this.#never}`}`;
+  }
+
+  /** The read cache's epoch, or undefined while it may keep nothing (then it loads every time, keeping nothing). */
+  cacheEpoch(table: string): string | undefined {
+    const w = windowOf(this.#cache);
+    return w === undefined ? undefined : `${this.counter.epoch(table)}${w}`;
   }
 
   /** Wraps the pool's connections (each once) so that their statements are reported. */
@@ -99,4 +124,9 @@ export function registerMysqlWriteTracking(db: object, tracking: MysqlWriteTrack
 /** When a MariaDB node may reuse query totals (see MysqlWriteTracking); nothing on SQLite, whose epochs need no policy. */
 export function setTotalsReusePolicy(db: object, policy: TotalsReusePolicy): void {
   trackings.get(db)?.setPolicy(policy);
+}
+
+/** When a MariaDB node's read cache may keep rows (see MysqlWriteTracking); nothing on SQLite, whose epochs need no policy. */
+export function setReadCacheReusePolicy(db: object, policy: ReadCacheReusePolicy): void {
+  trackings.get(db)?.setReadCachePolicy(policy);
 }

@@ -1,7 +1,9 @@
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from './database.ts';
+import { setReadCacheReusePolicy } from './mysql-write-tracking.ts';
 import { readCache } from './read-cache.ts';
+import { freshTestDatabase, testDatabaseKinds, type TestDatabase } from './test-databases.ts';
 
 describe('read cache (SQLite write epochs)', () => {
   let d: Database;
@@ -78,5 +80,69 @@ describe('read cache (SQLite write epochs)', () => {
     })).rejects.toThrow('undo');
     await read();
     expect(loads()).toBe(2);
+  });
+});
+
+describe.skipIf(!testDatabaseKinds().includes('mysql'))('read cache on MariaDB (this node\'s writes; others\' only within the policy\'s window)', () => {
+  let d: TestDatabase;
+  let other: Database;
+  afterEach(async () => {
+    await other?.close();
+    await d?.drop();
+  });
+
+  it('keeps rows only while the policy allows; this node\'s writes (committed) invalidate at once, another pool\'s within the window', async () => {
+    d = await freshTestDatabase('mysql');
+    other = await openDatabase(d.url); // "another node": a pool this node's tracking does not see
+    await sql`create table a (uuid varchar(32) primary key, v integer)`.execute(d.db);
+    await d.db.insertInto('a').values({ uuid: 'x', v: 1 }).execute();
+    let loads = 0;
+    const read = () => readCache(d.db).get('a:x', ['a'], async () => {
+      loads++;
+      return d.db.selectFrom('a').select('v').where('uuid', '=', 'x').executeTakeFirst();
+    });
+    // no policy yet (a node sets it at start): every read loads
+    await read();
+    await read();
+    expect(loads).toBe(2);
+
+    let alone = true;
+    let maxAgeMs = 60_000;
+    setReadCacheReusePolicy(d.db, { allowed: () => alone, maxAgeMs: () => maxAgeMs });
+    expect(await read()).toEqual({ v: 1 });
+    expect(await read()).toEqual({ v: 1 });
+    expect(loads).toBe(3);
+
+    // this node's write outside a transaction
+    await d.db.updateTable('a').set({ v: 2 }).execute();
+    expect(await read()).toEqual({ v: 2 });
+    // in a transaction: at its COMMIT; a rolled-back one changes nothing
+    await d.db.transaction().execute(async (tx) => {
+      await tx.updateTable('a').set({ v: 3 }).execute();
+    });
+    expect(await read()).toEqual({ v: 3 });
+    const n = loads;
+    await expect(d.db.transaction().execute(async (tx) => {
+      await tx.updateTable('a').set({ v: 4 }).execute();
+      throw new Error('undo');
+    })).rejects.toThrow('undo');
+    expect(await read()).toEqual({ v: 3 });
+    expect(loads).toBe(n);
+
+    // another node's write is unseen for at most the window
+    await other.db.updateTable('a').set({ v: 5 }).execute();
+    expect(await read()).toEqual({ v: 3 });
+    maxAgeMs = 150;
+    await new Promise((r) => setTimeout(r, 320));
+    expect(await read()).toEqual({ v: 5 });
+
+    // a peer on the ring: nothing kept
+    alone = false;
+    maxAgeMs = 60_000;
+    await other.db.updateTable('a').set({ v: 6 }).execute();
+    expect(await read()).toEqual({ v: 6 });
+    const m = loads;
+    await read();
+    expect(loads).toBe(m + 1);
   });
 });

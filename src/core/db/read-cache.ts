@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { writeEpoch, type WriteEpoch } from './write-epochs.ts';
+import { readCacheEpoch, type WriteEpoch } from './write-epochs.ts';
 
 /** Entries kept at once per database; the least recently stored goes first. */
 const CAPACITY = 10_000;
@@ -9,8 +9,8 @@ const CAPACITY = 10_000;
  * a VM), kept until this node writes to one of the tables they came from. Each entry carries the write
  * epochs of its tables as they were before its load began (`write-epochs.ts`), so a write to any of
  * them, even one made while the load ran, makes the entry stale, and so do other connections' commits
- * (SQLite's `data_version`). Where the database gives no epochs (MariaDB: other nodes write unseen)
- * every read loads afresh.
+ * (SQLite's `data_version`). On MariaDB other nodes write unseen: rows are kept only while this node is
+ * alone on the ring, and then for at most `db.readCache.maxAgeMs`; otherwise every read loads afresh.
  *
  * A cached value is shared by every caller: treat it as read-only (arrays and rows are frozen).
  * `tables` must name every table the load reads; `key` must tell apart every distinct load.
@@ -25,11 +25,11 @@ export interface ReadCache {
 
 const caches = new WeakMap<Kysely<any>, ReadCache>();
 
-/** The read cache of `db` (one per database; a pass-through where the database has no write epochs). */
+/** The read cache of `db` (one per database; a pass-through where the database has no epochs for it). */
 export function readCache(db: Kysely<any>): ReadCache {
   let c = caches.get(db);
   if (!c) {
-    const epoch = writeEpoch(db);
+    const epoch = readCacheEpoch(db);
     c = epoch ? new EpochReadCache(epoch) : passThrough;
     caches.set(db, c);
   }

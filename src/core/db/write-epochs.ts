@@ -2,14 +2,15 @@ import type { Kysely } from 'kysely';
 
 /**
  * A token that changes whenever a table may have changed, so that a value computed from the table
- * (a query's total) can be reused until then. Only SQLite provides it: there the node's one connection
- * sees every statement it runs, and `PRAGMA data_version` reports commits by any other connection. On
- * MariaDB other nodes write unseen, so there is none and nothing is reused.
+ * (a query's total) can be reused until then; undefined when nothing may be reused. Exact on SQLite: there
+ * the node's one connection sees every statement it runs, and `PRAGMA data_version` reports commits by
+ * any other connection. On MariaDB other nodes write unseen: see the totals and read-cache epochs below.
  */
 export type WriteEpoch = (table: string) => string | undefined;
 
 const epochs = new WeakMap<Kysely<any>, WriteEpoch>();
 const totalsEpochs = new WeakMap<Kysely<any>, WriteEpoch>();
+const cacheEpochs = new WeakMap<Kysely<any>, WriteEpoch>();
 
 export function registerWriteEpoch(db: Kysely<any>, epoch: WriteEpoch): void {
   epochs.set(db, epoch);
@@ -20,9 +21,8 @@ export function writeEpoch(db: Kysely<any>): WriteEpoch | undefined {
 }
 
 /**
- * Epochs good enough for query totals only (MariaDB: this node's writes exactly, other nodes' within a
- * time window; mysql-write-tracking.ts). The read cache does not use them: what it keeps (offerings,
- * ranges, clusters) decides what a create does, and must not lag behind another node.
+ * Epochs for query totals on MariaDB: this node's writes exactly, other nodes' within a time window, and
+ * a fresh epoch on every call unless the node is alone on the ring (mysql-write-tracking.ts).
  */
 export function registerTotalsEpoch(db: Kysely<any>, epoch: WriteEpoch): void {
   totalsEpochs.set(db, epoch);
@@ -31,6 +31,21 @@ export function registerTotalsEpoch(db: Kysely<any>, epoch: WriteEpoch): void {
 /** The epochs a query total may be kept under: the database's write epochs, else its totals epochs. */
 export function totalsEpoch(db: Kysely<any>): WriteEpoch | undefined {
   return epochs.get(db) ?? totalsEpochs.get(db);
+}
+
+/**
+ * Epochs for the read cache on MariaDB. What it keeps (offerings, ranges, clusters) decides what a create
+ * does and must not lag behind another node: so they are undefined (load every time) unless this node
+ * is alone on the ring, and then its own writes invalidate at once and anyone else's within a time
+ * window (mysql-write-tracking.ts).
+ */
+export function registerReadCacheEpoch(db: Kysely<any>, epoch: WriteEpoch): void {
+  cacheEpochs.set(db, epoch);
+}
+
+/** The epochs the read cache keeps rows under: the database's write epochs, else its read-cache epochs. */
+export function readCacheEpoch(db: Kysely<any>): WriteEpoch | undefined {
+  return epochs.get(db) ?? cacheEpochs.get(db);
 }
 
 /**
