@@ -11,6 +11,7 @@
  * Same-run baselines: Fastify hello-world req/s and raw SQLite inserts/s; every figure also as a ratio.
  * Flags: --db sqlite|mysql --hosts N --vms N --clients N --query-rows N --query-rows-big N --queries N
  *   --burst N --burst-delay-ms N --hot-ops N --other-ops N --rest-seconds N --scenario a,b
+ *   --mysql-socket PATH (MariaDB through its Unix socket, e.g. /run/mysqld/mysqld.sock, instead of TCP)
  *   --cpu-prof DIR (the node writes a CPU profile there when it stops) --no-report (print only)
  *   --keep-data (leave the database behind for a look at its query plans; its path is printed)
  */
@@ -61,7 +62,8 @@ log(`baselines: hello-world ${baselines.helloRps.toFixed(0)} req/s, raw SQLite $
 
 const dataDir = mkdtempSync(join(tmpdir(), 'strato-bench-scale-'));
 const mysqlName = `strato_bench_scale_${Date.now().toString(36)}`;
-const dbUrl = dbKind === 'mysql' ? `mysql://root@127.0.0.1:3306/${mysqlName}` : undefined;
+const mysqlSocket = flag('mysql-socket');
+const dbUrl = dbKind === 'mysql' ? `mysql://root@127.0.0.1:3306/${mysqlName}${mysqlSocket ? `?socketPath=${encodeURIComponent(mysqlSocket)}` : ''}` : undefined;
 const port = await freePort();
 // The restart scenario spawns a second process: `current` is whichever runs now.
 let current: NodeProcess | undefined;

@@ -1,9 +1,10 @@
+import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { freshTestDatabase, testDatabaseKinds, type TestDatabase } from './test-databases.ts';
 import { migrate } from './migrations.ts';
 import { col } from './columns.ts';
-import { DEFAULT_MYSQL_POOL_SIZE, mysqlPoolSize } from './database.ts';
+import { DEFAULT_MYSQL_POOL_SIZE, mysqlPoolSize, openDatabase } from './database.ts';
 
 describe.each(testDatabaseKinds())('database layer on %s', (kind) => {
   let t: TestDatabase | undefined;
@@ -65,5 +66,25 @@ describe.runIf(testDatabaseKinds().includes('mysql'))('MariaDB sessions', () => 
     })));
     expect(new Set(modes.map((r) => r.id)).size).toBe(4);
     for (const r of modes) expect(r.m).toContain('STRICT_ALL_TABLES');
+  });
+});
+
+// The MariaDB of this machine through its Unix socket (where it has one at Debian's path).
+const MARIADB_SOCKET = '/run/mysqld/mysqld.sock';
+describe.runIf(testDatabaseKinds().includes('mysql') && existsSync(MARIADB_SOCKET))('MariaDB through its Unix socket', () => {
+  it('?socketPath= connects through the socket, not TCP, and the database works as over TCP', async () => {
+    const name = `strato_test_sock_${Date.now().toString(36)}`;
+    const d = await openDatabase(`mysql://root@ignored.invalid/${name}?socketPath=${encodeURIComponent(MARIADB_SOCKET)}`);
+    try {
+      await sql`create table t (id int primary key)`.execute(d.db);
+      await d.db.insertInto('t').values({ id: 1 }).execute();
+      expect(await d.db.selectFrom('t').selectAll().execute()).toEqual([{ id: 1 }]);
+      // a socket connection has no TCP peer: MariaDB sees it as from localhost
+      const r = await sql<{ h: string }>`select host as h from information_schema.processlist where id = connection_id()`.execute(d.db);
+      expect(r.rows[0].h).toBe('localhost');
+    } finally {
+      await sql.raw(`drop database if exists \`${name}\``).execute(d.db);
+      await d.close();
+    }
   });
 });

@@ -113,9 +113,11 @@ async function openMysql(url: string): Promise<Database> {
   const u = new URL(url);
   const database = decodeURIComponent(u.pathname.replace(/^\//, '')) || 'strato';
   if (!/^[A-Za-z0-9_]+$/.test(database)) throw new Error(`invalid database name: ${database}`);
+  // `?socketPath=/run/mysqld/mysqld.sock`: a MariaDB on this machine through its Unix socket instead of TCP
+  // (each statement's round trip then skips the loopback TCP stack).
+  const socketPath = u.searchParams.get('socketPath') ?? undefined;
   const conn = {
-    host: u.hostname || '127.0.0.1',
-    port: Number(u.port || 3306),
+    ...(socketPath ? { socketPath } : { host: u.hostname || '127.0.0.1', port: Number(u.port || 3306) }),
     user: decodeURIComponent(u.username || 'root'),
     password: decodeURIComponent(u.password || ''),
   };

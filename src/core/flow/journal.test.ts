@@ -57,6 +57,26 @@ describe.each(testDatabaseKinds())('flow journal on %s', (kind) => {
     expect(seen).toEqual([{ state: 'Running', executed: ['j.ahead/a', 'j.ahead/b'], ctx: { v: ['a', 'b'] } }]);
   });
 
+  it('with group commit, twenty concurrent flows each see their own journal before their next step and end Done', async () => {
+    const grouped = new FlowEngine({ registry, db: t, nodeUuid: node, groupCommit: true, log: captureLog() });
+    const seen: unknown[] = [];
+    const peek: FlowStep<{ v: string[]; id: number }> = {
+      name: 'peek',
+      run: async (c, env) => {
+        const r = await journal.get(env.flowId);
+        seen.push({ id: c.id, executed: r?.executed, ctx: JSON.parse(r!.ctx) });
+      },
+      rollback: () => {},
+    };
+    const write = (n: string): FlowStep<{ v: string[]; id: number }> => ({ name: n, run: (c) => { c.v.push(n); }, rollback: () => {} });
+    const chain = defineChain<{ v: string[]; id: number }>('j.grouped', [write('a'), write('b'), peek]);
+    registry.registerChain(chain);
+    await Promise.all(Array.from({ length: 20 }, (_, id) => grouped.run(chain, { v: [], id })));
+    expect(seen).toHaveLength(20);
+    for (const x of seen as Array<{ id: number }>) expect(x).toEqual({ id: x.id, executed: ['j.grouped/a', 'j.grouped/b'], ctx: { v: ['a', 'b'], id: x.id } });
+    expect((await rows()).filter((r) => r.chainName === 'j.grouped').map((r) => r.state)).toEqual(Array(20).fill('Done'));
+  });
+
   it('starts a step without rollback before journaling its predecessor; the next step with a rollback journals both', async () => {
     const seen: unknown[] = [];
     const peek = (n: string, rollback: FlowStep<{ v: string[] }>['rollback']): FlowStep<{ v: string[] }> => ({
