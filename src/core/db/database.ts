@@ -145,6 +145,7 @@ async function openMysql(url: string): Promise<Database> {
   // node says when, and for how long, others' may be ignored).
   const tracking = new MysqlWriteTracking();
   tracking.track(pool);
+  await tracking.checkSchema();
   const db = new Kysely<any>({ dialect: new MysqlDialect({ pool }) });
   registerTotalsEpoch(db, (table) => tracking.totalsEpoch(table));
   registerReadCacheEpoch(db, (table) => tracking.cacheEpoch(table));

@@ -1,5 +1,5 @@
 import type { Pool, PoolConnection } from 'mysql2';
-import { WriteCounter, writeTarget } from './write-epochs.ts';
+import { MYSQL_SCHEMA_CASCADES_SQL, WriteCounter, writeTarget } from './write-epochs.ts';
 
 /**
  * Write epochs for MariaDB: query totals and the read cache. Every connection of this node's pool
@@ -34,8 +34,12 @@ export class MysqlWriteTracking {
   #totals = NEVER;
   #cache = NEVER;
   #never = 0;
-  // This node's own writes. DELETEs count as writes to every table: MariaDB's schema may carry them along foreign keys.
-  readonly counter = new WriteCounter(() => '', () => true);
+  // This node's own writes. A DELETE counts for its own table only while the schema is known to have no
+  // foreign keys or triggers (which could carry it to other tables); unknown counts as having them.
+  #cascades = true;
+  readonly counter = new WriteCounter(() => '', () => this.#cascades);
+  #pool: Pool | undefined;
+  #schemaChecks = 0;
 
   /** When query totals may be reused. */
   setPolicy(policy: TotalsReusePolicy): void {
@@ -58,8 +62,30 @@ export class MysqlWriteTracking {
     return w === undefined ? undefined : `${this.counter.epoch(table)}${w}`;
   }
 
+  /**
+   * Reads whether the schema has foreign keys or triggers. Run once the pool is open, and again after any
+   * statement that may change the schema (DDL): until that answer is in, deletes count as writes to every table.
+   */
+  async checkSchema(): Promise<void> {
+    const pool = this.#pool;
+    if (!pool) return;
+    const check = ++this.#schemaChecks;
+    this.#cascades = true;
+    this.counter.forgetSchema();
+    try {
+      const [rows] = await pool.promise().query(MYSQL_SCHEMA_CASCADES_SQL);
+      const n = Number((rows as Array<{ n: unknown }>)[0]?.n);
+      // a later DDL started its own check: that one decides
+      if (check === this.#schemaChecks) this.#cascades = !(n === 0);
+    } catch {
+      /* unknown: stays conservative */
+    }
+    this.counter.forgetSchema();
+  }
+
   /** Wraps the pool's connections (each once) so that their statements are reported. */
   track(pool: Pool): void {
+    this.#pool = pool;
     const wrapped = new WeakSet<PoolConnection>();
     const getConnection = pool.getConnection.bind(pool);
     (pool as { getConnection: Pool['getConnection'] }).getConnection = (cb) => getConnection((err, conn) => {
@@ -96,6 +122,16 @@ export class MysqlWriteTracking {
         if (target !== undefined) {
           if (inTransaction) pending.push(target);
           else after = () => counter.bump(target);
+        }
+        // DDL and other statements of unknown effect: deletes count everywhere again until the schema is read anew
+        if (target === '*') {
+          const bump = after;
+          after = () => {
+            bump?.();
+            void this.checkSchema();
+          };
+          this.#cascades = true;
+          counter.forgetSchema();
         }
       }
       const cb = args.at(-1);

@@ -145,4 +145,35 @@ describe.skipIf(!testDatabaseKinds().includes('mysql'))('read cache on MariaDB (
     await read();
     expect(loads).toBe(m + 1);
   });
+
+  it('a delete from another table leaves rows kept while the schema has no foreign keys; once one is added, deletes count everywhere', async () => {
+    d = await freshTestDatabase('mysql');
+    await sql`create table a (uuid varchar(32) primary key, v integer)`.execute(d.db);
+    await sql`create table b (uuid varchar(32) primary key, a_uuid varchar(32) null)`.execute(d.db);
+    await d.db.insertInto('a').values({ uuid: 'x', v: 1 }).execute();
+    setReadCacheReusePolicy(d.db, { allowed: () => true, maxAgeMs: () => 60_000 });
+    let loads = 0;
+    const read = () => readCache(d.db).get('a:x', ['a'], async () => {
+      loads++;
+      return d.db.selectFrom('a').select('v').where('uuid', '=', 'x').executeTakeFirst();
+    });
+    const settle = () => new Promise((r) => setTimeout(r, 100)); // the schema is read again after DDL, asynchronously
+    await settle();
+    await read();
+    await d.db.insertInto('b').values({ uuid: 'y' }).execute();
+    await d.db.deleteFrom('b').where('uuid', '=', 'y').execute();
+    await read();
+    expect(loads).toBe(1);
+
+    // a foreign key b -> a with ON DELETE SET NULL: a delete from a may now write b, and one from b is counted everywhere too
+    await sql`alter table b add constraint fk_b_a foreign key (a_uuid) references a (uuid) on delete set null`.execute(d.db);
+    await settle();
+    await read();
+    const n = loads;
+    await d.db.insertInto('b').values({ uuid: 'z' }).execute();
+    await d.db.deleteFrom('b').where('uuid', '=', 'z').execute();
+    await read();
+    expect(loads).toBe(n + 1);
+  });
 });
+

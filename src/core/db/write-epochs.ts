@@ -96,6 +96,11 @@ export class WriteCounter {
     } else this.#tables.set(target, (this.#tables.get(target) ?? 0) + 1);
   }
 
+  /** Asks `schemaCascades` again at the next DELETE (the schema may have changed). */
+  forgetSchema(): void {
+    this.#cascades = undefined;
+  }
+
   epoch(table: string): string {
     return `${this.#all}.${this.#tables.get(table) ?? 0}.${String(this.external())}`;
   }
@@ -103,3 +108,6 @@ export class WriteCounter {
 
 /** For `WriteCounter`: whether an SQLite schema has a foreign key or a trigger (either may make a delete write other tables). */
 export const SQLITE_SCHEMA_CASCADES_SQL = "select count(*) as n from sqlite_master where type = 'trigger' or (type = 'table' and lower(sql) like '%references%')";
+
+/** For `WriteCounter` on MariaDB: how many foreign keys and triggers the connection's schema has. */
+export const MYSQL_SCHEMA_CASCADES_SQL = 'select (select count(*) from information_schema.referential_constraints where constraint_schema = database()) + (select count(*) from information_schema.triggers where trigger_schema = database()) as n';
