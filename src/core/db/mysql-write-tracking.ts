@@ -76,7 +76,7 @@ export class MysqlWriteTracking {
       const [rows] = await pool.promise().query(MYSQL_SCHEMA_CASCADES_SQL);
       const n = Number((rows as Array<{ n: unknown }>)[0]?.n);
       // a later DDL started its own check: that one decides
-      if (check === this.#schemaChecks) this.#cascades = !(n === 0);
+      if (check === this.#schemaChecks) this.#cascades = n !== 0;
     } catch {
       /* unknown: stays conservative */
     }
