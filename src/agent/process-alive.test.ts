@@ -17,9 +17,8 @@ async function zombie(marker: string): Promise<{ pid: number; parent: ReturnType
   // bash's `exec -a` puts the marker in the child's command line, as a daemon's own arguments would be.
   const parent = spawn('bash', ['-c', '(exec -a "$0" sleep 300) & echo $!; exec sleep 300', `daemon ${marker}`], { stdio: ['ignore', 'pipe', 'ignore'] });
   const pid = await new Promise<number>((resolve) => parent.stdout!.once('data', (c: Buffer) => resolve(Number(c.toString().trim()))));
-  // $! is known at the fork, before the child has exec'd into the marked command and the parent into
-  // `sleep` (a bash that has not yet would reap its child)
-  // (bash's own command line holds the marker too, as its $0)
+  // $! is known at the fork: wait until the child has exec'd into the marked command (bash's own command
+  // line holds the marker too, as its $0) and the parent into `sleep` (a bash would still reap its child).
   const execd = (p: number | undefined, argv0: string) => readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith(`${argv0}\0`);
   for (let i = 0; i < 100 && !(execd(pid, `daemon ${marker}`) && execd(parent.pid, 'sleep')); i++) await tick(20);
   expect(execd(parent.pid, 'sleep')).toBe(true);
