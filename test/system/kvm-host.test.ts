@@ -10,6 +10,7 @@ import { hostPingTrackerOf } from '../../src/services/host/index.ts';
 import { createCluster, createZone } from '../support/integration.ts';
 import { createPretendHost, type PretendHost } from '../support/pretend-host.ts';
 import { startTestNode, type RawResponse, type TestClient, type TestNode } from '../support/test-node.ts';
+import { processRuns } from '../../src/agent/process-alive.ts';
 
 /**
  * KVM hosts for real: pretend hosts (network namespaces with their own sshd) get a real `strato agent`
@@ -41,13 +42,7 @@ describe('KVM hosts deployed by Ansible on pretend hosts', () => {
   const agentDir = (hostUuid: string) => agentDataDirOf(rootDir, hostUuid);
   const agentPid = (hostUuid: string) => Number(readFileSync(join(agentDir(hostUuid), 'agent.pid'), 'utf8'));
   /** A live process; a zombie (exited, not yet reaped by this machine's init) counts as gone. */
-  const alive = (pid: number) => {
-    try {
-      return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-    } catch {
-      return false;
-    }
-  };
+  const alive = (pid: number) => processRuns(pid);
   async function nothingLeftBehind(h: PretendHost, sshdOnly = true) {
     expect(await db().selectFrom('host').select('uuid').where('managementIp', '=', h.ip).execute()).toEqual([]);
     const kvmRows = await db().selectFrom('kvm_host').select('uuid').execute();

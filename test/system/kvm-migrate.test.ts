@@ -14,6 +14,7 @@ import { createPretendHost, type PretendHost } from '../support/pretend-host.ts'
 import { stepFailures } from '../support/failing-steps.ts';
 import { startTestNode, type TestClient, type TestNode } from '../support/test-node.ts';
 import { typeOnSerial, waitUntil } from '../support/guest-serial.ts';
+import { processRuns } from '../../src/agent/process-alive.ts';
 
 const run = promisify(execFile);
 const LONG = 300_000;
@@ -51,13 +52,8 @@ describe('MigrateVm of a VM on local storage between two KVM hosts, through the 
     return existsSync(f) ? Number(readFileSync(f, 'utf8')) : undefined;
   };
   const serialLog = (host: string, vm: string) => join(agentDir(host), 'logs', `${vm}.serial.log`);
-  const alive = (pid: number) => {
-    try {
-      return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-    } catch {
-      return false;
-    }
-  };
+  /** A live process; a zombie (exited, not yet reaped by this machine's init) counts as gone. */
+  const alive = (pid: number) => processRuns(pid);
   /** Where a pretend host keeps a local-storage file (its own directory, bind-mounted at the storage's path for its processes). */
   const onDisk = (h: PretendHost, installPath: string) => join(h.dir, 'ps', installPath.slice(psUrl.length));
   /** The host's processes see the storage's path as their own directory: mounted in the agent's (and sshd's) mount namespace. */

@@ -15,6 +15,7 @@ import { canRunAgentTests } from '../agent/harness.ts';
 import { tinyGuest } from '../agent/tiny-guest.ts';
 import { createPretendHost, type PretendHost } from '../support/pretend-host.ts';
 import { startTestNode, type TestClient, type TestNode } from '../support/test-node.ts';
+import { processRuns } from '../../src/agent/process-alive.ts';
 
 /**
  * Every VM operation on a real KVM host, all through the API: one VM booted once (TCG time is
@@ -38,13 +39,8 @@ const headOf = (file: string, n: number) => {
   const hex = out.split('\n').filter((l) => /^[0-9a-f]{8}: /.test(l)).flatMap((l) => l.slice(10).split('  ')[0].trim().split(' '));
   return Buffer.from(hex.join(''), 'hex').toString('latin1').slice(0, n);
 };
-const alive = (pid: number) => {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-};
+/** A live process; a zombie (exited, not yet reaped by this machine's init) counts as gone. */
+const alive = (pid: number) => processRuns(pid);
 
 describe.skipIf(!canRun)('VM operations on a KVM host through the API (reboot, pause, volumes, snapshots, resize, agent restart, crash, expunge)', () => {
   let h: PretendHost;

@@ -10,6 +10,7 @@ import { agentDataDirOf } from '../../src/plugins/kvm/index.ts';
 import { tinyGuest } from '../agent/tiny-guest.ts';
 import { createPretendHost, type PretendHost } from '../support/pretend-host.ts';
 import { startTestNode, type TestClient, type TestNode } from '../support/test-node.ts';
+import { processRuns } from '../../src/agent/process-alive.ts';
 
 /**
  * A VM for real, made only through the API: a KVM host and an image store deployed by Ansible on a
@@ -39,13 +40,8 @@ describe('a VM on a KVM host, its image from an image store, all through the API
     const f = join(agentDir(), 'vms', vm, 'qemu.pid');
     return existsSync(f) ? Number(readFileSync(f, 'utf8')) : undefined;
   };
-  const alive = (pid: number) => {
-    try {
-      return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-    } catch {
-      return false;
-    }
-  };
+  /** A live process; a zombie (exited, not yet reaped by this machine's init) counts as gone. */
+  const alive = (pid: number) => processRuns(pid);
   const links = async () => (await h.exec('ip', ['-o', 'link', 'show'])).stdout;
 
   beforeAll(async () => {
