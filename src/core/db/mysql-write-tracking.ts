@@ -40,6 +40,7 @@ export class MysqlWriteTracking {
   readonly counter = new WriteCounter(() => '', () => this.#cascades);
   #pool: Pool | undefined;
   #schemaChecks = 0;
+  #lastCheck: Promise<void> = Promise.resolve();
 
   /** When query totals may be reused. */
   setPolicy(policy: TotalsReusePolicy): void {
@@ -66,7 +67,17 @@ export class MysqlWriteTracking {
    * Reads whether the schema has foreign keys or triggers. Run once the pool is open, and again after any
    * statement that may change the schema (DDL): until that answer is in, deletes count as writes to every table.
    */
-  async checkSchema(): Promise<void> {
+  checkSchema(): Promise<void> {
+    this.#lastCheck = this.#checkSchema();
+    return this.#lastCheck;
+  }
+
+  /** Settles once the latest schema check has (what a caller that just ran DDL may wait for). */
+  get schemaChecked(): Promise<void> {
+    return this.#lastCheck;
+  }
+
+  async #checkSchema(): Promise<void> {
     const pool = this.#pool;
     if (!pool) return;
     const check = ++this.#schemaChecks;
@@ -155,6 +166,11 @@ const trackings = new WeakMap<object, MysqlWriteTracking>();
 /** Remembers `db`'s tracking, for `setTotalsReusePolicy`. */
 export function registerMysqlWriteTracking(db: object, tracking: MysqlWriteTracking): void {
   trackings.set(db, tracking);
+}
+
+/** Settles once `db`'s latest MariaDB schema check has (immediately on SQLite, whose check is synchronous). */
+export function mysqlSchemaChecked(db: object): Promise<void> {
+  return trackings.get(db)?.schemaChecked ?? Promise.resolve();
 }
 
 /** When a MariaDB node may reuse query totals (see MysqlWriteTracking); nothing on SQLite, whose epochs need no policy. */

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from './database.ts';
-import { setReadCacheReusePolicy } from './mysql-write-tracking.ts';
+import { mysqlSchemaChecked, setReadCacheReusePolicy } from './mysql-write-tracking.ts';
 import { readCache } from './read-cache.ts';
 import { freshTestDatabase, testDatabaseKinds, type TestDatabase } from './test-databases.ts';
 
@@ -157,7 +157,7 @@ describe.skipIf(!testDatabaseKinds().includes('mysql'))('read cache on MariaDB (
       loads++;
       return d.db.selectFrom('a').select('v').where('uuid', '=', 'x').executeTakeFirst();
     });
-    const settle = () => new Promise((r) => setTimeout(r, 100)); // the schema is read again after DDL, asynchronously
+    const settle = () => mysqlSchemaChecked(d.db); // the schema is read again after DDL, asynchronously
     await settle();
     await read();
     await d.db.insertInto('b').values({ uuid: 'y' }).execute();
