@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
+import { createPool } from 'mysql2';
 import { freshTestDatabase, testDatabaseKinds, type TestDatabase } from './test-databases.ts';
 import { migrate } from './migrations.ts';
 import { col } from './columns.ts';
@@ -49,6 +50,35 @@ describe('MariaDB pool size', () => {
     expect(mysqlPoolSize(new URL('mysql://h/db'), {})).toBe(DEFAULT_MYSQL_POOL_SIZE);
     expect(() => mysqlPoolSize(new URL('mysql://h/db?connectionLimit=0'), {})).toThrow(/pool size/);
     expect(() => mysqlPoolSize(new URL('mysql://h/db'), { STRATO_DB_POOL_SIZE: 'many' })).toThrow(/pool size/);
+  });
+});
+
+describe.runIf(testDatabaseKinds().includes('mysql'))('MariaDB close', () => {
+  it('closes every connection, also when nothing was queried after opening', async () => {
+    const name = `strato_test_close_${Date.now().toString(36)}`;
+    const connectionsTo = async () => {
+      const probe = await openDatabase(`mysql://root@127.0.0.1:3306/${name}`);
+      try {
+        const r = await sql<{ n: number }>`select count(*) as n from information_schema.processlist where db = ${name} and id <> connection_id()`.execute(probe.db);
+        return Number(r.rows[0].n);
+      } finally {
+        await probe.close();
+      }
+    };
+    const d = await openDatabase(`mysql://root@127.0.0.1:3306/${name}`); // its schema check holds a connection
+    await d.close();
+    let open = await connectionsTo();
+    for (let i = 0; open > 0 && i < 50; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      open = await connectionsTo();
+    }
+    expect(open).toBe(0);
+    const used = await openDatabase(`mysql://root@127.0.0.1:3306/${name}`);
+    await sql`select 1`.execute(used.db);
+    await used.close(); // Kysely ended the pool: closing must not fail on an ended pool
+    const admin = createPool({ host: '127.0.0.1', user: 'root', connectionLimit: 1 });
+    await admin.promise().query(`DROP DATABASE IF EXISTS \`${name}\``);
+    await new Promise<void>((r) => admin.end(() => r()));
   });
 });
 

@@ -150,5 +150,12 @@ async function openMysql(url: string): Promise<Database> {
   registerTotalsEpoch(db, (table) => tracking.totalsEpoch(table));
   registerReadCacheEpoch(db, (table) => tracking.cacheEpoch(table));
   registerMysqlWriteTracking(db, tracking);
-  return { kind: 'mysql', url, db, close: () => db.destroy() };
+  // Kysely ends the pool only once it has used it; the schema check above used it already, so a database
+  // closed before any query (a command that only opened it) must end the pool itself, or its connection
+  // keeps the process alive.
+  const close = async () => {
+    await db.destroy();
+    if (!(pool as { _closed?: boolean })._closed) await new Promise<void>((resolve) => pool.end(() => resolve()));
+  };
+  return { kind: 'mysql', url, db, close };
 }
