@@ -26,9 +26,30 @@ export function ratios(row: Row, b: Baselines): [string, string] {
   return ['—', '—'];
 }
 
-/** CPU, peak RSS and the load average of the node over a stretch of work. */
+/**
+ * The local database server's process (MariaDB on this machine), when there is one: its CPU is the
+ * other half of what a statement costs, on the same two cores. Set by run.ts for MariaDB runs.
+ */
+let databasePid: number | undefined;
+
+export function measureDatabaseProcess(pid: number | undefined): void {
+  databasePid = pid;
+}
+
+function databaseTicks(): number {
+  if (databasePid === undefined) return NaN;
+  try {
+    return procStat(databasePid).cpuTicks;
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU, peak RSS and the load average of the node over a stretch of work (and the CPU of the database server and of this process). */
 export class Window {
   readonly #cpu0: number;
+  readonly #db0 = databaseTicks();
+  readonly #self0 = process.cpuUsage();
   readonly #t0 = performance.now();
   readonly #since = Date.now();
   readonly #load0 = loadavg()[0];
@@ -50,9 +71,11 @@ export class Window {
     }
   }
 
-  end(): { seconds: number; cpuSeconds: number; cpuShare: number; peakRssMiB: number; rssMiB: number; load: string; lagMaxMs: number; lagP99Ms: number } {
+  end(): { seconds: number; cpuSeconds: number; cpuShare: number; peakRssMiB: number; rssMiB: number; load: string; lagMaxMs: number; lagP99Ms: number; dbCpuSeconds: number; benchCpuSeconds: number } {
     clearInterval(this.#timer);
     const cpu1 = this.#sample();
+    const db1 = databaseTicks();
+    const self = process.cpuUsage(this.#self0);
     const seconds = (performance.now() - this.#t0) / 1000;
     const cpuSeconds = (cpu1 - this.#cpu0) / 100;
     const stats = this.node.statsSince(this.#since);
@@ -66,6 +89,8 @@ export class Window {
       load: `${this.#load0.toFixed(1)}→${loadavg()[0].toFixed(1)}`,
       lagMaxMs: Math.max(0, ...stats.map((s) => s.lagMaxMs)),
       lagP99Ms: Math.max(0, ...stats.map((s) => s.lagP99Ms)),
+      dbCpuSeconds: (db1 - this.#db0) / 100,
+      benchCpuSeconds: (self.user + self.system) / 1e6,
     };
   }
 }

@@ -15,7 +15,7 @@
  *   --cpu-prof DIR (the node writes a CPU profile there when it stops) --no-report (print only)
  *   --keep-data (leave the database behind for a look at its query plans; its path is printed)
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPool } from 'mysql2';
@@ -25,7 +25,7 @@ import { benchHelloWorld } from '../core/http.ts';
 import { tagCreatedVms, topUpVms } from './bulk-rows.ts';
 import { Client, Hooks } from './client.ts';
 import { buildBenchEnv } from './environment.ts';
-import type { Row } from './measure.ts';
+import { measureDatabaseProcess, type Row } from './measure.ts';
 import { freePort, NodeProcess } from './node-process.ts';
 import { writeSection } from './report.ts';
 import { burstScenario, createScenario, hotspotScenario, queryScenario, restartScenario, restScenario, type Bench } from './scenarios.ts';
@@ -64,6 +64,8 @@ const dataDir = mkdtempSync(join(tmpdir(), 'strato-bench-scale-'));
 const mysqlName = `strato_bench_scale_${Date.now().toString(36)}`;
 const mysqlSocket = flag('mysql-socket');
 const dbUrl = dbKind === 'mysql' ? `mysql://root@127.0.0.1:3306/${mysqlName}${mysqlSocket ? `?socketPath=${encodeURIComponent(mysqlSocket)}` : ''}` : undefined;
+// MariaDB runs on this machine (127.0.0.1): its CPU is measured beside the node's.
+if (dbKind === 'mysql') measureDatabaseProcess(localDatabasePid());
 const port = await freePort();
 // The restart scenario spawns a second process: `current` is whichever runs now.
 let current: NodeProcess | undefined;
@@ -159,4 +161,23 @@ function report(partial?: string): void {
     write: !argv.includes('--no-report'),
     log: partial ? () => undefined : log,
   });
+}
+
+/** The PID of this machine's MariaDB server (Debian's pid file, else the first mariadbd or mysqld in /proc). */
+function localDatabasePid(): number | undefined {
+  try {
+    const pid = Number(readFileSync('/run/mysqld/mysqld.pid', 'utf8').trim());
+    if (pid > 0) return pid;
+  } catch {
+    // no pid file: look for the process
+  }
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (/^(mariadbd|mysqld)$/.test(readFileSync(`/proc/${d}/comm`, 'utf8').trim())) return Number(d);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
 }
