@@ -86,7 +86,6 @@ export async function queryScenario(b: Bench, rows: number, perShape: number, p9
     const check = await b.client.send('GET', shape.path);
     if (check.status !== 200) throw new Error(`${shape.label}: ${check.status} ${JSON.stringify(check.body).slice(0, 300)}`);
     const w = new Window(b.node);
-    const client0 = process.cpuUsage();
     // The replies are read to their end but not decoded (the check above parsed one): a remote client
     // spends that CPU on its own machine, here it would take it from the node's two cores.
     const times = await pool(perShape, 10, async () => {
@@ -96,8 +95,7 @@ export async function queryScenario(b: Bench, rows: number, perShape: number, p9
       return performance.now() - t;
     });
     const m = w.end();
-    const client = process.cpuUsage(client0);
-    const clientMs = (client.user + client.system) / 1000 / perShape;
+    const clientMs = (m.benchCpuSeconds * 1000) / perShape;
     times.sort((x, y) => x - y);
     all.push(...times);
     const s = { p50: pct(times, 50), p95: pct(times, 95), p99: pct(times, 99) };
